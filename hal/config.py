@@ -1,0 +1,23 @@
+"""What a HAL backend needs to know, independent of how the daemon gets its settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+PinName = int | str  # BCM number (17) or a gpiozero pin name ("GPIO17", "BOARD11")
+
+
+@dataclass(frozen=True, slots=True)
+class HalConfig:
+    button_pins: Mapping[int, PinName]
+    led_pins: Mapping[str, PinName]
+    button_hold_seconds: float = 2.0
+    button_bounce_seconds: float | None = 0.05
+    camera_width: int = 640
+    camera_height: int = 480
+    camera_fps: int = 30
+    # fake backend only: "tone:<Hz>" or the path of an audio file
+    fake_audio_source: str = "tone:440"
+    # fake backend only: part name -> "missing" | "error", to start with a broken part
+    fake_faults: Mapping[str, str] = field(default_factory=dict)

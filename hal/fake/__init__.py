@@ -1,0 +1,45 @@
+"""The fake backend: synthetic media and real gpiozero devices on MockFactory pins.
+
+Shipped inside the package so that testers on a laptop drive the same code paths as a
+box: ``hal.buttons.press(n)`` drives a mock pin, whose edge goes through gpiozero.
+"""
+
+from __future__ import annotations
+
+from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+from hal.bundle import Hal
+from hal.config import HalConfig
+from hal.fake.camera import FakeCamera
+from hal.fake.microphone import FakeMicrophone
+from hal.fake.speaker import FakeSpeaker
+from hal.gpio import GpioButtons, GpioLeds
+
+__all__ = ["FakeCamera", "FakeMicrophone", "FakeSpeaker", "build"]
+
+# buttons and LEDs fail for real: give them a pin the board does not have
+_PARTS = ("camera", "microphone", "speaker")
+
+
+def build(config: HalConfig) -> Hal:
+    unknown = set(config.fake_faults) - set(_PARTS)
+    if unknown:
+        raise ValueError(f"fake faults name unknown parts {sorted(unknown)}; parts: {_PARTS}")
+    faults = config.fake_faults
+    # one factory per HAL, never gpiozero's global Device.pin_factory
+    factory = MockFactory(pin_class=MockPWMPin)
+    return Hal(
+        backend="fake",
+        camera=FakeCamera(
+            config.camera_width, config.camera_height, config.camera_fps, faults.get("camera")
+        ),
+        microphone=FakeMicrophone(config.fake_audio_source, faults.get("microphone")),
+        speaker=FakeSpeaker(faults.get("speaker")),
+        buttons=GpioButtons(
+            config.button_pins,
+            factory,
+            hold_seconds=config.button_hold_seconds,
+            bounce_seconds=config.button_bounce_seconds,
+        ),
+        leds=GpioLeds(config.led_pins, factory),
+    )

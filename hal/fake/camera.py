@@ -1,0 +1,104 @@
+"""A synthetic camera: colour bars, a moving box and a machine-readable frame stamp."""
+
+from __future__ import annotations
+
+import time
+from fractions import Fraction
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+from hal import framestamp
+from hal.errors import DeviceFailedError
+from hal.fake.faults import Faults
+from hal.health import Health
+from hal.interfaces import VIDEO_CLOCK_RATE
+from hal.pacing import Pacer
+
+# BT.601 video-range YUV of white, yellow, cyan, green, magenta, red, blue, black
+_BARS_YUV = [
+    (235, 128, 128), (210, 16, 146), (170, 166, 16), (145, 54, 34),
+    (106, 202, 222), (81, 90, 240), (41, 240, 110), (16, 128, 128),
+]  # fmt: skip
+
+
+class FakeCamera:
+    """Frames at the configured size and rate, paced in real time.
+
+    Each frame carries its number and wall-clock capture time (see :mod:`hal.framestamp`),
+    so a receiver can measure latency. ``faults`` unplugs, replugs or breaks it.
+    """
+
+    def __init__(self, width: int, height: int, fps: int, fault: str | None = None) -> None:
+        if width % 2 or height % 2 or width < framestamp.BLOCK or fps <= 0:
+            raise DeviceFailedError(f"unsupported camera mode {width}x{height}@{fps}")
+        self._width, self._height, self._fps = width, height, fps
+        self.faults = Faults("camera", fault)
+        self._pacer = Pacer(1 / fps)
+        self._number = 0
+        self._started = False
+        self._background = self._bars()
+
+    @property
+    def width(self) -> int:
+        return self._width
+
+    @property
+    def height(self) -> int:
+        return self._height
+
+    @property
+    def fps(self) -> int:
+        return self._fps
+
+    @property
+    def health(self) -> Health:
+        return self.faults.health
+
+    async def start(self) -> None:
+        self.faults.check()
+        self._started = True
+
+    async def stop(self) -> None:
+        self._started = False
+
+    async def read(self) -> av.VideoFrame:
+        if not self._started:
+            raise DeviceFailedError("camera read before start")
+        self.faults.check()
+        due = await self._pacer.wait()
+        self.faults.check()  # unplugged while we slept
+        start = self._pacer.start
+        assert start is not None
+        frame = av.VideoFrame.from_ndarray(self._render(), format="yuv420p")
+        frame.pts = round((due - start) * VIDEO_CLOCK_RATE)
+        frame.time_base = Fraction(1, VIDEO_CLOCK_RATE)
+        self._number += 1
+        return frame
+
+    def _bars(self) -> npt.NDArray[np.uint8]:
+        w, h = self._width, self._height
+        planes = np.empty((h * 3 // 2, w), dtype=np.uint8)
+        columns = (np.arange(w) * len(_BARS_YUV)) // w
+        yuv = np.array(_BARS_YUV, dtype=np.uint8)[columns]  # (w, 3)
+        planes[:h] = yuv[:, 0]
+        # yuv420p: the two quarter-size chroma planes follow the luma plane back to back
+        quarter = (h // 2) * (w // 2)
+        flat = planes.reshape(-1)
+        flat[h * w : h * w + quarter] = np.broadcast_to(yuv[::2, 1], (h // 2, w // 2)).ravel()
+        flat[h * w + quarter :] = np.broadcast_to(yuv[::2, 2], (h // 2, w // 2)).ravel()
+        return planes
+
+    def _render(self) -> npt.NDArray[np.uint8]:
+        w, h = self._width, self._height
+        planes = self._background.copy()
+        luma = planes[:h]
+        # a box that sweeps left to right once every two seconds, over the bars
+        side = max(h // 6, 8)
+        span = w - side
+        x = (self._number * span // (2 * self._fps)) % span if span > 0 else 0
+        top = h // 2 - side // 2
+        luma[top : top + side, x : x + side] = 235
+        framestamp.write(luma, framestamp.Stamp(self._number, int(time.time() * 1000)))
+        return planes

@@ -1,0 +1,94 @@
+"""A synthetic microphone: a sine tone or a looped audio file, in paced 20 ms frames."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+from hal.audio import MonoConverter, mono_frame
+from hal.errors import DeviceFailedError, DeviceMissingError
+from hal.fake.faults import Faults
+from hal.health import Health
+from hal.interfaces import AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE
+from hal.pacing import Pacer
+
+TONE_AMPLITUDE = 0.3  # of full scale: about -13.5 dBFS RMS
+
+
+def parse_source(source: str) -> float | Path:
+    """``tone:<Hz>`` -> the frequency; anything else is the path of an audio file."""
+    if source.startswith("tone:"):
+        try:
+            hz = float(source.removeprefix("tone:"))
+        except ValueError:
+            raise ValueError(f"bad tone {source!r}; expected tone:<Hz>, e.g. tone:440") from None
+        if not 0 < hz < AUDIO_SAMPLE_RATE / 2:
+            raise ValueError(f"tone frequency {hz:g} Hz is outside 0-{AUDIO_SAMPLE_RATE // 2} Hz")
+        return hz
+    return Path(source)
+
+
+def _load_file(path: Path) -> npt.NDArray[np.int16]:
+    if not path.is_file():
+        raise DeviceMissingError(f"microphone source file {path} does not exist")
+    converter = MonoConverter()
+    chunks: list[npt.NDArray[np.int16]] = []
+    try:
+        with av.open(str(path)) as container:
+            for frame in container.decode(audio=0):
+                chunks.append(converter.convert(frame))
+    except (av.FFmpegError, IndexError) as exc:
+        raise DeviceFailedError(f"cannot read audio file {path}: {exc}") from exc
+    samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+    if samples.size == 0:
+        raise DeviceFailedError(f"audio file {path} holds no samples")
+    return samples
+
+
+class FakeMicrophone:
+    def __init__(self, source: str = "tone:440", fault: str | None = None) -> None:
+        self._source = parse_source(source)
+        self.faults = Faults("microphone", fault)
+        self._pacer = Pacer(AUDIO_FRAME_SAMPLES / AUDIO_SAMPLE_RATE)
+        self._samples: npt.NDArray[np.int16] | None = None
+        self._position = 0
+        self._pts = 0
+
+    @property
+    def health(self) -> Health:
+        return self.faults.health
+
+    async def start(self) -> None:
+        self.faults.check()
+        if isinstance(self._source, Path):
+            try:
+                self._samples = _load_file(self._source)
+            except (DeviceMissingError, DeviceFailedError) as exc:
+                self.faults.raise_(exc)
+        else:
+            # a whole number of periods per buffer, so the loop has no click
+            hz = self._source
+            seconds = 1.0 if hz.is_integer() else 10.0
+            n = int(AUDIO_SAMPLE_RATE * seconds)
+            t = np.arange(n) / AUDIO_SAMPLE_RATE
+            wave = TONE_AMPLITUDE * 32767 * np.sin(2 * math.pi * hz * t)
+            self._samples = wave.astype(np.int16)
+
+    async def stop(self) -> None:
+        self._samples = None
+
+    async def read(self) -> av.AudioFrame:
+        if self._samples is None:
+            raise DeviceFailedError("microphone read before start")
+        self.faults.check()
+        await self._pacer.wait()
+        self.faults.check()
+        idx = (self._position + np.arange(AUDIO_FRAME_SAMPLES)) % self._samples.size
+        self._position = int((self._position + AUDIO_FRAME_SAMPLES) % self._samples.size)
+        frame = mono_frame(self._samples[idx], self._pts)
+        self._pts += AUDIO_FRAME_SAMPLES
+        return frame

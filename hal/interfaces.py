@@ -1,0 +1,136 @@
+"""What the daemon may ask of hardware: one Protocol per kind of peripheral.
+
+Every backend (fake, pi) builds objects that satisfy these. Media methods return PyAV
+frames with real timestamps (``pts`` plus ``time_base``), which is what aiortc tracks
+hand around; :mod:`hal.tracks` wraps them as aiortc ``MediaStreamTrack``s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+import av
+
+from hal.health import Health
+
+AUDIO_SAMPLE_RATE = 48_000
+AUDIO_FRAME_SAMPLES = 960  # 20 ms at 48 kHz: one Opus frame
+VIDEO_CLOCK_RATE = 90_000
+
+
+@runtime_checkable
+class Device(Protocol):
+    """Lifecycle and health shared by every peripheral."""
+
+    @property
+    def health(self) -> Health: ...
+
+    async def start(self) -> None:
+        """Open the device; raises DeviceMissingError or DeviceFailedError."""
+
+    async def stop(self) -> None:
+        """Release the device; safe to call more than once, and after a failed start."""
+
+
+class Camera(Device, Protocol):
+    @property
+    def width(self) -> int: ...
+
+    @property
+    def height(self) -> int: ...
+
+    @property
+    def fps(self) -> int: ...
+
+    async def read(self) -> av.VideoFrame:
+        """The next frame, paced by the camera, ``pts`` in 1/90000 s since start.
+
+        Raises DeviceMissingError when the camera went away, DeviceFailedError on a fault.
+        """
+
+
+class Microphone(Device, Protocol):
+    async def read(self) -> av.AudioFrame:
+        """The next 20 ms of mono s16 audio at 48 kHz, ``pts`` counted in samples."""
+
+
+class Speaker(Device, Protocol):
+    async def play(self, frame: av.AudioFrame) -> None:
+        """Queue a frame of any layout or rate for playback."""
+
+
+class ButtonKind(StrEnum):
+    PRESS = "press"
+    RELEASE = "release"
+    HOLD = "hold"
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonEvent:
+    number: int
+    kind: ButtonKind
+    time: float  # time.monotonic() when the edge was seen
+
+
+class Buttons(Device, Protocol):
+    @property
+    def numbers(self) -> frozenset[int]: ...
+
+    def __aiter__(self) -> AsyncIterator[ButtonEvent]:
+        """Events until stop(); one consumer."""
+
+    async def press(self, number: int, hold: bool = False) -> None:
+        """Press and release button ``number`` as if a finger did (for testers and
+        remote testing). Raises KeyError for a number that has no button."""
+
+
+class LedKind(StrEnum):
+    OFF = "off"
+    ON = "on"
+    BLINK = "blink"
+    PULSE = "pulse"
+
+
+@dataclass(frozen=True, slots=True)
+class LedMode:
+    kind: LedKind
+    rate_hz: float | None = None  # cycles a second, for blink and pulse
+
+    def __str__(self) -> str:
+        return self.kind.value if self.rate_hz is None else f"{self.kind.value}({self.rate_hz:g})"
+
+
+OFF = LedMode(LedKind.OFF)
+ON = LedMode(LedKind.ON)
+
+
+def blink(rate_hz: float) -> LedMode:
+    return LedMode(LedKind.BLINK, rate_hz)
+
+
+def pulse(rate_hz: float) -> LedMode:
+    return LedMode(LedKind.PULSE, rate_hz)
+
+
+@dataclass(frozen=True, slots=True)
+class LedChange:
+    time: float  # time.monotonic()
+    name: str
+    mode: LedMode
+
+
+class Leds(Device, Protocol):
+    @property
+    def names(self) -> frozenset[str]: ...
+
+    def set(self, name: str, mode: LedMode) -> None:
+        """Raises KeyError for an LED that does not exist."""
+
+    def state(self) -> Mapping[str, LedMode]: ...
+
+    @property
+    def history(self) -> list[LedChange]:
+        """Every change since start, oldest first (bounded)."""

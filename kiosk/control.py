@@ -1,0 +1,105 @@
+"""The local control socket: `kiosk press N` and `kiosk status` talk to the daemon here.
+
+HTTP over a Unix socket (aiohttp), reachable only by users who may open the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from kiosk.daemon import Daemon
+from kiosk.errors import ControlError
+
+log = logging.getLogger(__name__)
+
+DAEMON = web.AppKey("daemon", Daemon)
+
+
+async def _status(request: web.Request) -> web.Response:
+    return web.json_response(request.app[DAEMON].status())
+
+
+async def _press(request: web.Request) -> web.Response:
+    daemon = request.app[DAEMON]
+    try:
+        number = int(request.match_info["number"])
+    except ValueError:
+        return _error(400, "bad_message", "button number must be an integer")
+    hold = request.query.get("hold") in ("1", "true")
+    try:
+        await daemon.hal.buttons.press(number, hold=hold)
+    except KeyError as exc:
+        return _error(404, "unknown_button", str(exc.args[0]))
+    return web.json_response(daemon.status())
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+class ControlServer:
+    def __init__(self, path: Path, daemon: Daemon) -> None:
+        self._path = path
+        self._app = web.Application()
+        self._app[DAEMON] = daemon
+        self._app.router.add_get("/status", _status)
+        self._app.router.add_post("/buttons/{number}/press", _press)
+        self._runner = web.AppRunner(self._app, handle_signals=False)
+
+    async def start(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _remove_stale_socket(self._path)
+        await self._runner.setup()
+        site = web.UnixSite(self._runner, str(self._path))
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            raise ControlError(f"cannot listen on {self._path}: {exc}") from exc
+        os.chmod(self._path, 0o660)
+        log.info("control socket %s", self._path)
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()
+        with contextlib.suppress(FileNotFoundError):
+            self._path.unlink()
+
+
+def _remove_stale_socket(path: Path) -> None:
+    if not path.exists():
+        return
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except (ConnectionRefusedError, FileNotFoundError):
+        path.unlink(missing_ok=True)  # left over by a daemon that died
+        return
+    finally:
+        probe.close()
+    raise ControlError(f"another kiosk daemon is running on {path}")
+
+
+async def request(path: Path, method: str, url: str) -> dict[str, Any]:
+    """One request to the daemon's control socket; raises ControlError with the reason."""
+    try:
+        async with (
+            aiohttp.UnixConnector(path=str(path)) as connector,
+            aiohttp.ClientSession(
+                connector=connector, timeout=aiohttp.ClientTimeout(total=10)
+            ) as session,
+            session.request(method, "http://kiosk" + url) as response,
+        ):
+            body: dict[str, Any] = await response.json()
+    except (aiohttp.ClientConnectionError, FileNotFoundError) as exc:
+        raise ControlError(f"no kiosk daemon answers on {path} (is `kiosk run` running?)") from exc
+    if response.status >= 400:
+        raise ControlError(body.get("error", {}).get("message", f"HTTP {response.status}"))
+    return body

@@ -1,0 +1,168 @@
+"""The running box: HAL events into the state machine, its commands out to the hardware."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from hal import ButtonKind, Hal, HealthState
+from kiosk.config import Settings
+from kiosk.controller import (
+    ButtonPressed,
+    CancelTimer,
+    Command,
+    CommandResult,
+    Controller,
+    Event,
+    JoinFailed,
+    JoinNextPatient,
+    JoinRoom,
+    LeaveCall,
+    LeaveFinished,
+    PeripheralsChanged,
+    SetCamera,
+    SetMicrophone,
+    ShowLeds,
+    StartTimer,
+    State,
+    TimerFired,
+)
+from kiosk.errors import InvalidTransitionError
+from kiosk.timers import Timers
+from kiosk.version import SOFTWARE_VERSION
+
+log = logging.getLogger(__name__)
+
+
+class Daemon:
+    """Owns the controller and carries out its commands on the HAL."""
+
+    def __init__(self, settings: Settings, hal: Hal) -> None:
+        self.settings = settings
+        self.hal = hal
+        self.controller = Controller()
+        self.timers = Timers(lambda name: self.dispatch(TimerFired(name)))
+        self.started_at = time.monotonic()
+        self.last_press: dict[str, Any] | None = None
+        self._queue: deque[Event] = deque()
+        self._dispatching = False
+        self._observers: list[Callable[[], None]] = []
+
+    def observe(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after every event (the terminal status line)."""
+        self._observers.append(callback)
+
+    def start(self) -> None:
+        self._execute_all(self.controller.start())
+        self._notify()
+
+    def dispatch(self, event: Event) -> None:
+        """Feed ``event`` to the state machine and carry out what it asks, in order.
+
+        Commands may produce events of their own; they are queued, never nested.
+        """
+        self._queue.append(event)
+        if self._dispatching:
+            return
+        self._dispatching = True
+        try:
+            while self._queue:
+                current = self._queue.popleft()
+                try:
+                    commands = self.controller.handle(current)
+                except InvalidTransitionError as exc:
+                    log.error("ignored event: %s", exc)
+                    continue
+                self._execute_all(commands)
+        finally:
+            self._dispatching = False
+        self._notify()
+
+    def _execute_all(self, commands: list[Command]) -> None:
+        for command in commands:
+            self._execute(command)
+
+    def _execute(self, command: Command) -> None:
+        match command:
+            case ShowLeds(pattern):
+                for name, mode in pattern.items():
+                    if name in self.hal.leds.names:
+                        self.hal.leds.set(name, mode)
+            case StartTimer(name, seconds):
+                self.timers.start(name, seconds)
+            case CancelTimer(name):
+                self.timers.cancel(name)
+            case JoinRoom() | JoinNextPatient():
+                # no call engine without a clinic: say so on the LEDs instead of hanging
+                self._queue.append(JoinFailed("no clinic service configured"))
+            case LeaveCall(reason):
+                log.info("leaving: %s", reason)
+                self._queue.append(LeaveFinished())
+            case SetMicrophone(muted):
+                log.info("microphone %s", "muted" if muted else "live")
+            case SetCamera(enabled):
+                log.info("camera %s", "on" if enabled else "off (privacy)")
+            case CommandResult(command_id, ok, message):
+                log.info("command %s: %s %s", command_id, "ok" if ok else "failed", message or "")
+
+    def _notify(self) -> None:
+        for callback in self._observers:
+            callback()
+
+    async def pump_buttons(self) -> None:
+        async for event in self.hal.buttons:
+            log.debug("button %d %s", event.number, event.kind)
+            if event.kind is ButtonKind.PRESS:
+                self.last_press = {"number": event.number, "at": event.time}
+                self.dispatch_press(event.number)
+
+    def dispatch_press(self, number: int) -> None:
+        self.dispatch(ButtonPressed(number))
+
+    async def watch_health(self, period: float = 1.0) -> None:
+        """Log every peripheral health change; the error LED shows a degraded box."""
+        previous = self.hal.health()
+        self.dispatch(PeripheralsChanged(self._degraded()))
+        while True:
+            await asyncio.sleep(period)
+            current = self.hal.health()
+            for name, health in current.items():
+                if health != previous.get(name):
+                    log.warning(
+                        "%s: %s%s",
+                        name,
+                        health.state,
+                        f" ({health.reason})" if health.reason else "",
+                    )
+            if current != previous:
+                self.dispatch(PeripheralsChanged(self._degraded()))
+            previous = current
+
+    def _degraded(self) -> bool:
+        return any(h.state is not HealthState.OK for h in self.hal.health().values())
+
+    def status(self) -> dict[str, Any]:
+        """The document `kiosk status --json` prints (PROTOCOL.md section 5, extended)."""
+        c = self.controller
+        health = self.hal.health()
+        return {
+            "state": c.state.value,
+            "room_id": c.room_id,
+            "signalling": "cloud",
+            "enrolled": c.state is not State.NOT_ENROLLED,
+            "peripherals": {name: h.state.value for name, h in health.items()},
+            "peripheral_problems": {n: h.reason for n, h in health.items() if h.reason},
+            "peers": [],
+            "muted": c.muted,
+            "camera_off": c.camera_off,
+            "leds": {name: str(mode) for name, mode in self.hal.leds.state().items()},
+            "last_error": c.last_error,
+            "last_press": self.last_press,
+            "hal": self.hal.backend,
+            "software_version": SOFTWARE_VERSION,
+            "uptime_s": round(time.monotonic() - self.started_at, 1),
+        }

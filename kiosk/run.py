@@ -1,0 +1,89 @@
+"""`kiosk run`: start the components in order, stop them in reverse, return an exit code."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from contextlib import AsyncExitStack
+
+import hal as hal_pkg
+from kiosk.config import Settings
+from kiosk.control import ControlServer
+from kiosk.daemon import Daemon
+from kiosk.errors import ControlError
+from kiosk.logs import StatusLineHandler
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+
+
+async def run(settings: Settings, status_line: StatusLineHandler | None = None) -> int:
+    """Run the daemon until SIGTERM or SIGINT."""
+    began = time.monotonic()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        return await _run(settings, stop, began, status_line)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+async def _run(
+    settings: Settings, stop: asyncio.Event, began: float, status_line: StatusLineHandler | None
+) -> int:
+    try:
+        hal = hal_pkg.build(settings.hal, settings.hal_config())
+    except (hal_pkg.HalError, ValueError) as exc:
+        log.error("hal: %s", exc)
+        return EXIT_FAILURE
+
+    async with AsyncExitStack() as stack:
+        # started in dependency order; the stack stops them in reverse, on every path
+        await stack.enter_async_context(hal)
+        daemon = Daemon(settings, hal)
+        stack.callback(daemon.timers.cancel_all)
+        control = ControlServer(settings.control_socket_path, daemon)
+        try:
+            await control.start()
+        except ControlError as exc:
+            log.error("control socket: %s", exc)
+            return EXIT_FAILURE
+        stack.push_async_callback(control.stop)
+        if status_line is not None:
+            from kiosk.terminal import Console
+
+            await stack.enter_async_context(Console(daemon, status_line))
+        daemon.start()
+        log.info(
+            "ready in %.2f s (hal=%s, state=%s)",
+            time.monotonic() - began,
+            settings.hal,
+            daemon.controller.state,
+        )
+        async with asyncio.TaskGroup() as tasks:
+            workers = [
+                tasks.create_task(daemon.pump_buttons(), name="buttons"),
+                tasks.create_task(daemon.watch_health(), name="health"),
+            ]
+            await stop.wait()
+            log.info("stopping")
+            for task in workers:
+                task.cancel()
+    log.info("stopped")
+    return EXIT_OK
+
+
+def main(settings: Settings, status_line: StatusLineHandler | None) -> int:
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(run(settings, status_line))
+    print("interrupted", file=sys.stderr)
+    return EXIT_FAILURE

@@ -1,0 +1,87 @@
+"""The tester's console: keys 1-9 press buttons, one status line shows the LEDs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import termios
+import tty
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from hal import LedKind, LedMode
+from kiosk.daemon import Daemon
+from kiosk.logs import StatusLineHandler
+
+log = logging.getLogger(__name__)
+
+_GLYPH = {LedKind.OFF: "○", LedKind.ON: "●", LedKind.BLINK: "◐", LedKind.PULSE: "◌"}
+_COLOUR = {"ready": "32", "call": "32", "mute": "31", "camera": "31", "error": "31"}
+
+
+def render(state: str, leds: Mapping[str, LedMode]) -> str:
+    parts = []
+    for name, mode in leds.items():
+        glyph = _GLYPH[mode.kind]
+        if mode.kind is not LedKind.OFF:
+            glyph = f"\x1b[{_COLOUR.get(name, '33')}m{glyph}\x1b[0m"
+        parts.append(f"{glyph} {name}")
+    return "  ".join(parts) + f"  | {state}  (keys 1-9 press, Ctrl-C quits)"
+
+
+class Console:
+    """Puts the terminal in cbreak mode while the daemon runs, and restores it."""
+
+    def __init__(self, daemon: Daemon, status: StatusLineHandler) -> None:
+        self._daemon = daemon
+        self._status = status
+        self._fd = sys.stdin.fileno()
+        self._saved: list[Any] | None = None
+        self._presses: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> Console:
+        self._saved = termios.tcgetattr(self._fd)
+        tty.setcbreak(self._fd)  # keys arrive one by one; Ctrl-C still sends SIGINT
+        asyncio.get_running_loop().add_reader(self._fd, self._on_input)
+        self._daemon.observe(self._redraw)
+        self._redraw()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        asyncio.get_running_loop().remove_reader(self._fd)
+        for task in self._presses:
+            task.cancel()
+        # presses release their pin in `finally`; wait so no pin stays held
+        await asyncio.gather(*self._presses, return_exceptions=True)
+        if self._saved is not None:
+            termios.tcsetattr(self._fd, termios.TCSADRAIN, self._saved)
+        self._status.clear()
+
+    def _on_input(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            data = os.read(self._fd, 64)
+            for char in data.decode(errors="ignore"):
+                if char.isdigit() and char != "0":
+                    self._press(int(char))
+
+    def _press(self, number: int) -> None:
+        if number not in self._daemon.hal.buttons.numbers:
+            log.info("no button %d on this box", number)
+            return
+        task = asyncio.create_task(self._daemon.hal.buttons.press(number))
+        self._presses.add(task)
+        task.add_done_callback(self._presses.discard)
+
+    def _redraw(self) -> None:
+        self._status.set_status(
+            render(self._daemon.controller.state.value, self._daemon.hal.leds.state())
+        )
