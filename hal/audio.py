@@ -27,9 +27,15 @@ class MonoConverter:
     """Turns frames of any format, layout and rate into mono s16 samples at 48 kHz."""
 
     def __init__(self) -> None:
-        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=AUDIO_SAMPLE_RATE)
+        self._resampler: av.AudioResampler | None = None
+        self._input: tuple[str, str, int] | None = None
 
     def convert(self, frame: av.AudioFrame) -> npt.NDArray[np.int16]:
+        shape = (frame.format.name, frame.layout.name, frame.sample_rate)
+        if self._resampler is None or shape != self._input:
+            # a resampler is bound to its first input's format; sources may change theirs
+            self._resampler = av.AudioResampler(format="s16", layout="mono", rate=AUDIO_SAMPLE_RATE)
+            self._input = shape
         # pts of remote frames may jump; the resampler only needs the samples
         frame.pts = None
         out = [f.to_ndarray().reshape(-1) for f in self._resampler.resample(frame)]

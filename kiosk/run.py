@@ -58,11 +58,11 @@ async def _run(
             log.error("control socket: %s", exc)
             return EXIT_FAILURE
         stack.push_async_callback(control.stop)
+        daemon.start()
         if status_line is not None:
             from kiosk.terminal import Console
 
             await stack.enter_async_context(Console(daemon, status_line))
-        daemon.start()
         log.info(
             "ready in %.2f s (hal=%s, state=%s)",
             time.monotonic() - began,

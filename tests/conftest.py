@@ -1,0 +1,30 @@
+"""Fixtures shared by every test package."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _clean_kiosk_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No KIOSK_* from the developer's shell leaks into a test."""
+    for key in list(os.environ):
+        if key.upper().startswith("KIOSK_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("KIOSK_CONFIG", os.devnull)  # never read /etc/kiosk/kiosk.toml
+
+
+@pytest.fixture
+def no_thread_left() -> Iterator[None]:
+    """Fails the test if it leaves a thread running."""
+    before = set(threading.enumerate())
+    yield
+    extra = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    for thread in extra:
+        thread.join(timeout=2)
+    left = [t.name for t in extra if t.is_alive()]
+    assert not left, f"threads left running: {left}"

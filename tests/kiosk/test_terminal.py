@@ -1,0 +1,98 @@
+"""A tester at a terminal: keys press buttons, one line shows the LEDs."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import re
+import select
+import signal
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+
+
+def take_terminal() -> None:
+    """In the child: a session of its own with the pty as controlling terminal, so that
+    Ctrl-C typed on it is a SIGINT, as in a real terminal."""
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def read_until(fd: int, needle: str, timeout: float = 15) -> str:
+    """What the terminal showed, colours stripped, up to and including ``needle``."""
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while needle not in seen:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"{needle!r} not seen in:\n{seen}")
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if ready:
+            try:
+                seen += ANSI.sub("", os.read(fd, 4096).decode(errors="replace"))
+            except OSError:  # the child closed the terminal
+                break
+    return seen
+
+
+def test_keys_press_buttons_and_the_status_line_shows_leds(tmp_path: Path) -> None:
+    main, child = pty.openpty()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")},
+        "KIOSK_CONFIG": os.devnull,
+        "KIOSK_STATE_DIR": str(tmp_path),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kiosk.cli", "run"],
+        stdin=child, stdout=child, stderr=child, env=env, preexec_fn=take_terminal,
+    )  # fmt: skip
+    os.close(child)
+    try:
+        first = read_until(main, "| not_enrolled")
+        assert "◌ ready" in first  # pulsing: not enrolled
+        os.write(main, b"1")
+        pressed = read_until(main, "press ignored: button 1 has no action")
+        after = read_until(main, "◐ error")  # the error LED blinks: the press did nothing
+        assert "| not_enrolled" in pressed + after
+        os.write(main, b"\x03")  # Ctrl-C from the keyboard
+        assert proc.wait(timeout=10) == 0
+        rest = read_until(main, "stopped")
+        assert "stopping" in pressed + after + rest
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        os.close(main)
+
+
+@pytest.mark.parametrize("key", [b"0", b"x", b"9"])
+def test_keys_without_a_button_are_harmless(tmp_path: Path, key: bytes) -> None:
+    main, child = pty.openpty()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")},
+        "KIOSK_CONFIG": os.devnull,
+        "KIOSK_STATE_DIR": str(tmp_path),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kiosk.cli", "run"],
+        stdin=child, stdout=child, stderr=child, env=env, preexec_fn=take_terminal,
+    )  # fmt: skip
+    os.close(child)
+    try:
+        read_until(main, "| not_enrolled")
+        os.write(main, key + b"\x03")
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(main)

@@ -1,0 +1,77 @@
+"""Run the real `kiosk` command as a subprocess, as a tester or systemd would."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from kiosk.control import request
+from kiosk.errors import ControlError
+
+
+class KioskProcess:
+    def __init__(self, state_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.state_dir = state_dir
+        self.socket = state_dir / "control.sock"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")},
+            "KIOSK_CONFIG": os.devnull,
+            "KIOSK_STATE_DIR": str(state_dir),
+            "KIOSK_TERMINAL": "false",
+            **(env or {}),
+        }
+        self.proc: subprocess.Popen[str] | None = None
+        self.started_at = 0.0
+        self.ready_after = 0.0
+
+    async def start(self, timeout: float = 20) -> KioskProcess:
+        self.started_at = time.monotonic()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "kiosk.cli", "run"],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        while time.monotonic() - self.started_at < timeout:
+            if self.proc.poll() is not None:
+                _, err = self.proc.communicate()
+                raise RuntimeError(f"kiosk run exited {self.proc.returncode}:\n{err}")
+            try:
+                await self.status()
+            except ControlError:
+                await asyncio.sleep(0.02)
+                continue
+            self.ready_after = time.monotonic() - self.started_at
+            return self
+        raise TimeoutError("kiosk run did not answer on its control socket")
+
+    async def status(self) -> dict[str, Any]:
+        return await request(self.socket, "GET", "/status")
+
+    async def press(self, number: int) -> dict[str, Any]:
+        return await request(self.socket, "POST", f"/buttons/{number}/press")
+
+    def stop(self, timeout: float = 10) -> tuple[int, str, float]:
+        """SIGTERM; returns the exit code, stderr and how long stopping took."""
+        assert self.proc is not None
+        began = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+            raise
+        return self.proc.returncode, err, time.monotonic() - began
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
