@@ -1,0 +1,1 @@
+"""The reference clinic service: rooms, members, tokens, signalling and web pages."""

@@ -1,0 +1,63 @@
+"""The clinic service as one aiohttp application: API, signalling and web pages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from importlib import resources
+from pathlib import Path
+
+from aiohttp import web
+
+from clinic.auth import Passwords
+from clinic.consultations import Consultations
+from clinic.handlers import accounts, rooms, waiting
+from clinic.keys import ClinicKeys
+from clinic.storage import Storage
+from clinic.web import KEYS, PASSWORDS, PUBLIC_URL, STORAGE, errors_as_json
+from kiosk.signalling.hub import Hub
+from kiosk.signalling.server import add_signalling
+
+STATIC = Path(str(resources.files("clinic") / "static"))
+CONSULTATIONS = web.AppKey("consultations", Consultations)
+
+# page path -> file in clinic/static
+PAGES = {
+    "/": "index.html",
+    "/rooms": "rooms.html",
+    "/waiting": "waiting.html",
+    "/guest": "guest.html",
+    "/enter/{clinic_id}": "enter.html",
+}
+
+
+def build_app(storage: Storage, public_url: str | None = None) -> web.Application:
+    app = web.Application(middlewares=[errors_as_json], client_max_size=256 * 1024)
+    keys = ClinicKeys(storage)
+    consultations = Consultations(storage)
+    app[STORAGE] = storage
+    app[KEYS] = keys
+    app[PASSWORDS] = Passwords()
+    app[PUBLIC_URL] = public_url
+    app[CONSULTATIONS] = consultations
+    app.add_routes(accounts.routes)
+    app.add_routes(rooms.routes)
+    app.add_routes(waiting.routes)
+    add_signalling(app, Hub(keys.verify_join, listener=consultations))
+    for path, filename in PAGES.items():
+        app.router.add_get(path, _page_handler(filename))
+    app.router.add_static("/static", STATIC)
+    app.cleanup_ctx.append(_consultations_worker)
+    return app
+
+
+def _page_handler(filename: str) -> Callable[[web.Request], Awaitable[web.FileResponse]]:
+    async def serve(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC / filename, headers={"Cache-Control": "no-cache"})
+
+    return serve
+
+
+async def _consultations_worker(app: web.Application) -> AsyncIterator[None]:
+    app[CONSULTATIONS].start()
+    yield
+    await app[CONSULTATIONS].stop()

@@ -1,0 +1,138 @@
+"""The `clinic` command: create a clinic, serve it, or run a ready-made demo clinic."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+from clinic import service
+from clinic.errors import ClinicError
+from clinic.principals import MemberRole, RoomKind
+from clinic.storage import Storage
+
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clinic", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    init = sub.add_parser("init", help="create a clinic, its waiting area and first admin")
+    init.add_argument("--db", required=True, type=Path)
+    init.add_argument("--clinic", required=True, help="the clinic's name")
+    init.add_argument("--admin-email", required=True)
+    init.add_argument("--admin-password", required=True, help="at least 12 characters")
+    for name, helptext in (("serve", "serve the API, signalling and pages"),
+                           ("demo", "serve a demo clinic, created on first use")):  # fmt: skip
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--db", required=True, type=Path)
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8080)
+        p.add_argument("--public-url", help="base URL clients reach (default: as requested)")
+        p.add_argument("--log-level", default="INFO")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "init":
+        try:
+            clinic_id, admin_id = asyncio.run(
+                _init(args.db, args.clinic, args.admin_email, args.admin_password)
+            )
+        except ClinicError as exc:
+            print(f"clinic: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        print(json.dumps({"clinic_id": clinic_id, "admin_member_id": admin_id}))
+        return 0
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+    )
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    if args.command == "demo":
+        demo = _demo(args.db)
+        base = args.public_url or f"http://{args.host}:{args.port}"
+        _print_demo(demo, base)
+    try:
+        asyncio.run(service.serve(args.db, args.host, args.port, args.public_url))
+    except OSError as exc:
+        print(f"clinic: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _init(db: Path, name: str, email: str, password: str) -> tuple[str, str]:
+    storage = await Storage.open(db)
+    try:
+        return await service.create_clinic(storage, name, email, password)
+    finally:
+        await storage.close()
+
+
+def _demo(db: Path) -> dict[str, Any]:
+    """The demo clinic; its generated credentials are kept beside the database."""
+    saved = db.with_suffix(".credentials.json")
+    if db.exists() and saved.exists():
+        loaded: dict[str, Any] = json.loads(saved.read_text())
+        return loaded
+    db.parent.mkdir(parents=True, exist_ok=True)
+    demo = asyncio.run(_create_demo(db))
+    saved.write_text(json.dumps(demo, indent=2))
+    saved.chmod(0o600)
+    return demo
+
+
+async def _create_demo(db: Path) -> dict[str, Any]:
+    admin_password, doctor_password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+    storage = await Storage.open(db)
+    try:
+        clinic_id, admin_id = await service.create_clinic(
+            storage, "Demo clinic", "admin@demo.clinic", admin_password, "Dr Admin"
+        )
+        doctor_id = await service.add_member(
+            storage, clinic_id, "doctor@demo.clinic", "Dr Demo", MemberRole.TEAM_MEMBER,
+            doctor_password,
+        )  # fmt: skip
+        rooms = {
+            "Meeting room 1": await service.add_room(
+                storage, clinic_id, RoomKind.MEETING_ROOM, "Meeting room 1", None
+            ),
+            "Meeting room 2": await service.add_room(
+                storage, clinic_id, RoomKind.MEETING_ROOM, "Meeting room 2", None
+            ),
+            "Dr Demo's room": await service.add_room(
+                storage, clinic_id, RoomKind.USER_ROOM, "Dr Demo's room", doctor_id
+            ),
+        }
+    finally:
+        await storage.close()
+    demo = {
+        "clinic_id": clinic_id,
+        "admin": {"id": admin_id, "email": "admin@demo.clinic", "password": admin_password},
+        "doctor": {"id": doctor_id, "email": "doctor@demo.clinic", "password": doctor_password},
+        "rooms": rooms,
+    }
+    return demo
+
+
+def _print_demo(demo: dict[str, Any], base: str) -> None:
+    print(
+        f"""
+Demo clinic {demo["clinic_id"]}
+  clinic admin:  {demo["admin"]["email"]}  password {demo["admin"]["password"]}
+  team member:   {demo["doctor"]["email"]}  password {demo["doctor"]["password"]}
+  log in:        {base}/
+  patients:      {base}/enter/{demo["clinic_id"]}
+""",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""HTTP handlers, thin: parse, authenticate, ask the rules, call storage, answer."""

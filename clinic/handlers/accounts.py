@@ -1,0 +1,63 @@
+"""Login and clinic members."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from clinic.auth import LOGIN_TTL_S, new_secret, secret_hash
+from clinic.errors import ForbiddenError, UnauthorizedError
+from clinic.models import Login, NewMember
+from clinic.rules import is_clinic_admin
+from clinic.web import PASSWORDS, STORAGE, authenticate, iso, parse_body
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/api/v1/auth/login")
+async def login(request: web.Request) -> web.Response:
+    body = await parse_body(request, Login)
+    storage, passwords = request.app[STORAGE], request.app[PASSWORDS]
+    found = await storage.member_for_login(body.email)
+    ok = await passwords.verify(found[1] if found else None, body.password)
+    if not ok or found is None:
+        raise UnauthorizedError("wrong email or password")
+    member = found[0]
+    token, expires = new_secret(), time.time() + LOGIN_TTL_S
+    await storage.create_session(member.id, secret_hash(token), expires)
+    return web.json_response(
+        {
+            "token": token,
+            "expires_at": iso(expires),
+            "member": {
+                "id": member.id,
+                "name": member.name,
+                "role": member.role.value,
+                "clinic_id": member.clinic_id,
+            },
+        }
+    )
+
+
+@routes.post("/api/v1/clinics/{clinic_id}/members")
+async def create_member(request: web.Request) -> web.Response:
+    who = await authenticate(request)
+    clinic_id = request.match_info["clinic_id"]
+    if not is_clinic_admin(who, clinic_id):
+        raise ForbiddenError("only a clinic admin of this clinic may add members")
+    body = await parse_body(request, NewMember)
+    password_hash = await request.app[PASSWORDS].hash(body.password)
+    member = await request.app[STORAGE].create_member(
+        clinic_id, body.email, body.name, body.role, password_hash
+    )
+    return web.json_response(
+        {
+            "id": member.id,
+            "email": body.email.lower(),
+            "name": member.name,
+            "role": member.role.value,
+            "clinic_id": clinic_id,
+        },
+        status=201,
+    )

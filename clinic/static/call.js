@@ -1,0 +1,178 @@
+// The call view: getUserMedia, one RTCPeerConnection per remote peer (mesh), the newcomer
+// offers. Speaks the signalling protocol of PROTOCOL.md section 2.
+import { el } from "/static/api.js";
+
+const GATHER_TIMEOUT_MS = 3000;
+
+export class Call {
+  constructor(container, { onEnd } = {}) {
+    this.container = container;
+    this.onEnd = onEnd;
+    this.peers = new Map(); // peer_id -> {pc, tile, name}
+    this.iceServers = [];
+    this.stream = null;
+    this.ws = null;
+  }
+
+  async join({ token, signal_url }, name) {
+    this.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+    this.render(name);
+    this.addTile("local", `${name} (you)`, this.stream, true);
+    this.ws = new WebSocket(signal_url);
+    this.ws.onopen = () => this.send({ type: "join", token, name });
+    this.ws.onmessage = (event) => this.onMessage(JSON.parse(event.data));
+    this.ws.onclose = () => this.status("Disconnected");
+    this.keepalive = setInterval(() => this.send({ type: "ping" }), 20000);
+  }
+
+  send(message) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+  }
+
+  async onMessage(msg) {
+    switch (msg.type) {
+      case "joined":
+        this.peerId = msg.peer_id;
+        this.iceServers = msg.ice_servers || [];
+        this.status(msg.peers.length ? "Connecting…" : "Waiting for others to join…");
+        for (const peer of msg.peers) await this.offerTo(peer);
+        break;
+      case "peer_joined":
+        this.ensurePeer(msg.peer);
+        this.status("Connecting…");
+        break;
+      case "offer": {
+        const entry = this.ensurePeer({ peer_id: msg.from, name: "", role: "" });
+        await entry.pc.setRemoteDescription({ type: "offer", sdp: msg.sdp });
+        await entry.pc.setLocalDescription(await entry.pc.createAnswer());
+        await this.gathered(entry.pc);
+        this.send({ type: "answer", to: msg.from, sdp: entry.pc.localDescription.sdp });
+        break;
+      }
+      case "answer":
+        await this.peers.get(msg.from)?.pc.setRemoteDescription({ type: "answer", sdp: msg.sdp });
+        break;
+      case "candidate":
+        if (msg.candidate) await this.peers.get(msg.from)?.pc.addIceCandidate(msg.candidate);
+        break;
+      case "peer_left":
+        this.drop(msg.peer_id);
+        break;
+      case "error":
+        this.status(`Error: ${msg.message}`);
+        break;
+    }
+  }
+
+  ensurePeer(peer) {
+    let entry = this.peers.get(peer.peer_id);
+    if (entry) {
+      if (peer.name && entry.label.textContent === "") entry.label.textContent = peer.name;
+      return entry;
+    }
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    for (const track of this.stream.getTracks()) pc.addTrack(track, this.stream);
+    const tile = this.addTile(peer.peer_id, peer.name, null, false);
+    pc.ontrack = (event) => {
+      const video = tile.querySelector("video");
+      if (video.srcObject !== event.streams[0]) video.srcObject = event.streams[0];
+    };
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === "connected") this.status("In call");
+    };
+    entry = { pc, tile, label: tile.querySelector(".name"), name: peer.name, role: peer.role };
+    this.peers.set(peer.peer_id, entry);
+    return entry;
+  }
+
+  async offerTo(peer) {
+    const entry = this.ensurePeer(peer);
+    await entry.pc.setLocalDescription(await entry.pc.createOffer());
+    await this.gathered(entry.pc);
+    this.send({ type: "offer", to: peer.peer_id, sdp: entry.pc.localDescription.sdp });
+  }
+
+  // aiortc does not trickle: send complete descriptions, candidates included
+  gathered(pc) {
+    if (pc.iceGatheringState === "complete") return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => { if (pc.iceGatheringState === "complete") resolve(); };
+      pc.addEventListener("icegatheringstatechange", done);
+      setTimeout(resolve, GATHER_TIMEOUT_MS);
+    });
+  }
+
+  drop(peerId) {
+    const entry = this.peers.get(peerId);
+    if (!entry) return;
+    entry.pc.close();
+    entry.tile.remove();
+    this.peers.delete(peerId);
+    if (this.peers.size === 0) this.status("Waiting for others to join…");
+  }
+
+  render(name) {
+    this.container.replaceChildren();
+    this.statusLine = el("p", { class: "muted", id: "call-status" }, "Joining…");
+    this.mute = el("button", { class: "secondary", id: "mute", "aria-pressed": "false",
+                               onclick: () => this.toggle("audio", this.mute) }, "Mute");
+    this.camera = el("button", { class: "secondary", id: "camera", "aria-pressed": "false",
+                                 onclick: () => this.toggle("video", this.camera) }, "Camera off");
+    const leave = el("button", { class: "danger", id: "leave", onclick: () => this.leave() }, "Leave");
+    this.videos = el("div", { class: "videos" });
+    this.container.append(this.statusLine, el("div", { class: "controls" }, this.mute, this.camera, leave), this.videos);
+    this.container.classList.add("active");
+  }
+
+  addTile(id, name, stream, muted) {
+    const video = el("video", { autoplay: "", playsinline: "" });
+    video.muted = muted;
+    if (stream) video.srcObject = stream;
+    const tile = el("div", { class: "tile", "data-peer": id }, video, el("span", { class: "name" }, name || ""));
+    this.videos.append(tile);
+    return tile;
+  }
+
+  toggle(kind, button) {
+    const tracks = kind === "audio" ? this.stream.getAudioTracks() : this.stream.getVideoTracks();
+    const off = button.getAttribute("aria-pressed") !== "true";
+    for (const track of tracks) track.enabled = !off;
+    button.setAttribute("aria-pressed", String(off));
+  }
+
+  status(text) { if (this.statusLine) this.statusLine.textContent = text; }
+
+  leave() {
+    this.send({ type: "leave" });
+    clearInterval(this.keepalive);
+    for (const id of [...this.peers.keys()]) this.drop(id);
+    this.ws?.close();
+    this.stream?.getTracks().forEach((t) => t.stop());
+    this.container.classList.remove("active");
+    this.container.replaceChildren();
+    this.onEnd?.();
+  }
+
+  // For people and tests alike: what each remote peer's media looks like.
+  async stats() {
+    const out = [];
+    for (const [peerId, entry] of this.peers) {
+      let video = 0, audio = 0;
+      (await entry.pc.getStats()).forEach((s) => {
+        if (s.type === "inbound-rtp" && s.kind === "video") video += s.framesDecoded || 0;
+        if (s.type === "inbound-rtp" && s.kind === "audio") audio += s.packetsReceived || 0;
+      });
+      out.push({ peer_id: peerId, name: entry.label.textContent, video_frames_decoded: video,
+                 audio_packets_received: audio, state: entry.pc.connectionState });
+    }
+    return out;
+  }
+}
+
+// One call per page; exposed for the status line and automated tests.
+export function mountCall(container, options) {
+  const call = new Call(container, options);
+  window.currentCall = call;
+  window.callStats = () => (window.currentCall ? window.currentCall.stats() : []);
+  return call;
+}

@@ -1,0 +1,101 @@
+"""Plumbing shared by the handlers: app state keys, body parsing, errors as contract JSON."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from clinic.auth import Passwords, secret_hash
+from clinic.errors import ClinicError, InvalidError, UnauthorizedError
+from clinic.keys import ClinicKeys
+from clinic.principals import Member, Principal
+from clinic.storage import Storage
+
+log = logging.getLogger(__name__)
+
+STORAGE = web.AppKey("storage", Storage)
+KEYS = web.AppKey("keys", ClinicKeys)
+PASSWORDS = web.AppKey("passwords", Passwords)
+PUBLIC_URL: web.AppKey[str | None] = web.AppKey("public_url")
+
+B = TypeVar("B", bound=BaseModel)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+@web.middleware
+async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure of an API call becomes the contract's error JSON."""
+    try:
+        return await handler(request)
+    except ClinicError as exc:
+        return error_response(exc.status, exc.code, str(exc))
+    except web.HTTPException as exc:
+        if not request.path.startswith("/api/") or exc.status < 400:
+            raise
+        code = {404: "not_found", 405: "bad_method", 413: "too_large"}.get(exc.status, "error")
+        return error_response(exc.status, code, exc.reason)
+
+
+async def parse_body(request: web.Request, model: type[B]) -> B:
+    """The request's JSON body as ``model``; InvalidError lists every problem at once."""
+    try:
+        data: Any = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InvalidError(["body: not valid JSON"]) from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidError(
+            [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()]
+        ) from None
+
+
+def bearer(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise UnauthorizedError("an Authorization: Bearer <token> header is required")
+    return token.strip()
+
+
+async def authenticate(request: web.Request) -> Principal:
+    """The member (or, later, device) the bearer token belongs to."""
+    token_hash = secret_hash(bearer(request))
+    member = await request.app[STORAGE].member_by_session(token_hash)
+    if member is not None:
+        return member
+    raise UnauthorizedError("the token is unknown or expired")
+
+
+async def authenticate_member(request: web.Request) -> Member:
+    who = await authenticate(request)
+    if not isinstance(who, Member):
+        raise UnauthorizedError("this call needs a member's login token")
+    return who
+
+
+def iso(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).isoformat().replace("+00:00", "Z")
+
+
+def public_base(request: web.Request) -> str:
+    """The service's public base URL: configured, or as this request reached it."""
+    configured = request.app[PUBLIC_URL]
+    if configured:
+        return configured.rstrip("/")
+    return f"{request.scheme}://{request.host}"
+
+
+def signal_url(request: web.Request) -> str:
+    base = public_base(request)
+    return "ws" + base.removeprefix("http") + "/api/v1/signal"

@@ -1,0 +1,276 @@
+"""The room hub: who is in which room, and relaying between them. Pure asyncio, no HTTP.
+
+One implementation, run by the clinic service and by a kiosk's LAN fallback server; the
+transport (an aiohttp WebSocket, in :mod:`kiosk.signalling.server`) is handed in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from kiosk.signalling import messages as m
+from kiosk.signalling.messages import BadMessageError, ErrorCode, PeerInfo
+from kiosk.signalling.tokens import JoinClaims, TokenError
+
+log = logging.getLogger(__name__)
+
+OUTBOX_LIMIT = 256  # messages queued for one slow client before it is dropped
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_JOIN_TIMEOUT = 4408
+CLOSE_TOO_SLOW = 4429
+
+
+class Transport(Protocol):
+    """One client connection, as the hub sees it."""
+
+    def frames(self) -> AsyncIterator[str | bytes]:
+        """Incoming text (or binary) frames until the client goes away."""
+
+    async def send(self, text: str) -> None: ...
+
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+class ForbiddenError(Exception):
+    """A valid token that may not enter its room (e.g. a revoked device)."""
+
+
+Authenticate = Callable[[str], Awaitable[JoinClaims]]
+IceServers = Callable[[JoinClaims], Awaitable[list[dict[str, Any]]]]
+
+
+class HubListener(Protocol):
+    def peer_joined(self, room_id: str, peer_id: str, claims: JoinClaims) -> None: ...
+
+    def peer_left(self, room_id: str, peer_id: str, claims: JoinClaims) -> None: ...
+
+
+async def no_ice_servers(claims: JoinClaims) -> list[dict[str, Any]]:
+    return []
+
+
+@dataclass(frozen=True, slots=True)
+class _Close:
+    code: int
+    reason: str
+
+
+@dataclass(eq=False)
+class _Session:
+    transport: Transport
+    peer_id: str = ""
+    claims: JoinClaims | None = None
+    name: str = ""
+    # one writer task per connection drains this, so no client waits on another;
+    # ends with a _Close (close the socket) or None (the client went away)
+    outbox: asyncio.Queue[dict[str, Any] | _Close | None] = field(default_factory=asyncio.Queue)
+    closing: bool = False
+
+    @property
+    def room_id(self) -> str | None:
+        return self.claims.room_id if self.claims else None
+
+    def info(self) -> PeerInfo:
+        assert self.claims is not None
+        return PeerInfo(peer_id=self.peer_id, name=self.name, role=self.claims.role)
+
+
+@dataclass
+class HubStats:
+    joins: int = 0
+    relayed: int = 0
+    errors: int = 0
+
+
+class Hub:
+    def __init__(
+        self,
+        authenticate: Authenticate,
+        ice_servers: IceServers = no_ice_servers,
+        listener: HubListener | None = None,
+        max_participants: int = m.MAX_PARTICIPANTS,
+        join_timeout_s: float = m.JOIN_TIMEOUT_S,
+    ) -> None:
+        self._authenticate = authenticate
+        self._ice_servers = ice_servers
+        self._listener = listener
+        self._max = max_participants
+        self._join_timeout = join_timeout_s
+        self._rooms: dict[str, dict[str, _Session]] = {}
+        self._sessions: set[_Session] = set()
+        self.stats = HubStats()
+
+    def occupants(self, room_id: str) -> list[PeerInfo]:
+        return [s.info() for s in self._rooms.get(room_id, {}).values()]
+
+    def rooms(self) -> dict[str, int]:
+        return {room: len(peers) for room, peers in self._rooms.items()}
+
+    async def close_all(self, code: int, reason: str) -> None:
+        """Close every connection (server shut-down)."""
+        for session in list(self._sessions):
+            self._leave(session)
+            self._close(session, code, reason)
+
+    async def kick(self, predicate: Callable[[JoinClaims], bool], code: int, reason: str) -> int:
+        """Close every connection whose claims match (a revoked device); returns how many."""
+        matching = [s for s in self._sessions if s.claims is not None and predicate(s.claims)]
+        for session in matching:
+            self._leave(session)
+            self._close(session, code, reason)
+        return len(matching)
+
+    async def serve(self, transport: Transport) -> None:
+        """Run the protocol for one connection until it closes."""
+        session = _Session(transport)
+        self._sessions.add(session)
+        writer = asyncio.create_task(self._write(session), name="signal-writer")
+        deadline = asyncio.get_running_loop().call_later(
+            self._join_timeout, self._join_deadline, session
+        )
+        try:
+            async for frame in transport.frames():
+                await self._receive(session, frame)
+                if session.closing:
+                    break
+        finally:
+            deadline.cancel()
+            self._leave(session)
+            self._sessions.discard(session)
+            session.outbox.put_nowait(None)
+            # the writer drains what is queued (the error that explains a close), then ends
+            try:
+                await asyncio.wait_for(writer, 5)
+            except TimeoutError:
+                log.warning("signalling writer did not drain in 5 s")
+
+    # ---- receiving ------------------------------------------------------------------
+
+    async def _receive(self, session: _Session, frame: str | bytes) -> None:
+        try:
+            message = m.parse_client_message(frame)
+        except BadMessageError as exc:
+            self._error(session, exc.code, str(exc))
+            return
+        match message:
+            case m.Ping():
+                self._send(session, m.PONG)
+            case m.Join():
+                await self._join(session, message)
+            case m.Leave():
+                if session.claims is None:
+                    self._error(session, ErrorCode.NOT_JOINED, "leave before join")
+                else:
+                    self._leave(session)
+            case m.Offer() | m.Answer() | m.Candidate():
+                self._relay(session, message)
+
+    async def _join(self, session: _Session, message: m.Join) -> None:
+        if session.claims is not None:
+            self._error(session, ErrorCode.BAD_MESSAGE, "already joined; send leave first")
+            return
+        try:
+            claims = await self._authenticate(message.token)
+        except TokenError as exc:
+            self._error(session, ErrorCode.UNAUTHORIZED, str(exc))
+            self._close(session, CLOSE_UNAUTHORIZED, "unauthorized")
+            return
+        except ForbiddenError as exc:
+            self._error(session, ErrorCode.FORBIDDEN, str(exc))
+            return
+        room = self._rooms.setdefault(claims.room_id, {})
+        if len(room) >= self._max:
+            self._error(session, ErrorCode.ROOM_FULL, f"the room holds at most {self._max}")
+            return
+        ice = await self._ice_servers(claims)
+        room = self._rooms.setdefault(claims.room_id, {})  # may have emptied meanwhile
+        if len(room) >= self._max:
+            self._error(session, ErrorCode.ROOM_FULL, f"the room holds at most {self._max}")
+            return
+        session.claims = claims
+        session.name = (message.name or claims.name)[:100]
+        session.peer_id = secrets.token_urlsafe(8)
+        others = list(room.values())
+        room[session.peer_id] = session
+        self.stats.joins += 1
+        self._send(
+            session, m.joined(claims.room_id, session.peer_id, [o.info() for o in others], ice)
+        )
+        for other in others:
+            self._send(other, m.peer_joined(session.info()))
+        log.info(
+            "%s %s joined %s as %s", claims.role, claims.subject, claims.room_id, session.peer_id
+        )
+        if self._listener is not None:
+            self._listener.peer_joined(claims.room_id, session.peer_id, claims)
+
+    def _relay(self, session: _Session, message: m.Relayed) -> None:
+        if session.claims is None:
+            self._error(session, ErrorCode.NOT_JOINED, f"{message.type} before join")
+            return
+        target = self._rooms.get(session.claims.room_id, {}).get(message.to)
+        if target is None or target is session:
+            self._error(session, ErrorCode.UNKNOWN_PEER, f"no peer {message.to!r} in this room")
+            return
+        self.stats.relayed += 1
+        self._send(target, {**message.model_dump(), "from": session.peer_id})
+
+    def _leave(self, session: _Session) -> None:
+        claims = session.claims
+        if claims is None:
+            return
+        room = self._rooms.get(claims.room_id, {})
+        room.pop(session.peer_id, None)
+        if not room:
+            self._rooms.pop(claims.room_id, None)
+        for other in room.values():
+            self._send(other, m.peer_left(session.peer_id))
+        session.claims = None
+        if self._listener is not None:
+            self._listener.peer_left(claims.room_id, session.peer_id, claims)
+
+    def _join_deadline(self, session: _Session) -> None:
+        if session.claims is None and session.peer_id == "":
+            self._error(session, ErrorCode.NOT_JOINED, f"no join within {self._join_timeout:g} s")
+            self._close(session, CLOSE_JOIN_TIMEOUT, "no join")
+
+    # ---- sending --------------------------------------------------------------------
+
+    def _error(self, session: _Session, code: ErrorCode, message: str) -> None:
+        self.stats.errors += 1
+        self._send(session, m.error(code, message))
+
+    def _send(self, session: _Session, message: dict[str, Any]) -> None:
+        if session.closing:
+            return
+        if session.outbox.qsize() >= OUTBOX_LIMIT:
+            # a client that does not read must not hold memory or stall its room
+            log.warning("dropping peer %s: %d messages unread", session.peer_id, OUTBOX_LIMIT)
+            self._leave(session)
+            while not session.outbox.empty():
+                session.outbox.get_nowait()
+            self._close(session, CLOSE_TOO_SLOW, "too slow")
+            return
+        session.outbox.put_nowait(message)
+
+    def _close(self, session: _Session, code: int, reason: str) -> None:
+        """Close after what is already queued has been sent."""
+        if not session.closing:
+            session.closing = True
+            session.outbox.put_nowait(_Close(code, reason))
+
+    async def _write(self, session: _Session) -> None:
+        while (item := await session.outbox.get()) is not None:
+            try:
+                if isinstance(item, _Close):
+                    await session.transport.close(item.code, item.reason)
+                    return
+                await session.transport.send(json.dumps(item))
+            except (ConnectionError, RuntimeError):
+                return  # the client went away; the reader notices and cleans up
