@@ -1,4 +1,9 @@
-"""Fixtures shared by every test package."""
+"""Fixtures shared by every test package.
+
+hypothesis is imported here, at start-up, on purpose: its pytest plugin otherwise imports
+it at session end, and CPython 3.11.7's AST recursion-depth bug (gh-106905, fixed in
+3.11.8) can then crash the assertion rewriter after a test run that used threads.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import os
 import threading
 from collections.abc import Iterator
 
+import hypothesis  # noqa: F401
 import pytest
 
 

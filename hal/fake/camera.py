@@ -69,6 +69,8 @@ class FakeCamera:
         self.faults.check()
         due = await self._pacer.wait()
         self.faults.check()  # unplugged while we slept
+        if not self._started:
+            raise DeviceFailedError("camera stopped")
         start = self._pacer.start
         assert start is not None
         frame = av.VideoFrame.from_ndarray(self._render(), format="yuv420p")

@@ -82,13 +82,16 @@ class FakeMicrophone:
         self._samples = None
 
     async def read(self) -> av.AudioFrame:
+        self.faults.check()
         if self._samples is None:
             raise DeviceFailedError("microphone read before start")
-        self.faults.check()
         await self._pacer.wait()
         self.faults.check()
-        idx = (self._position + np.arange(AUDIO_FRAME_SAMPLES)) % self._samples.size
-        self._position = int((self._position + AUDIO_FRAME_SAMPLES) % self._samples.size)
-        frame = mono_frame(self._samples[idx], self._pts)
+        samples = self._samples
+        if samples is None:  # stopped while we slept
+            raise DeviceFailedError("microphone stopped")
+        idx = (self._position + np.arange(AUDIO_FRAME_SAMPLES)) % samples.size
+        self._position = int((self._position + AUDIO_FRAME_SAMPLES) % samples.size)
+        frame = mono_frame(samples[idx], self._pts)
         self._pts += AUDIO_FRAME_SAMPLES
         return frame

@@ -1,0 +1,1 @@
+"""The call engine: WebRTC (aiortc) peer connections fed by the HAL."""

@@ -1,0 +1,125 @@
+"""A real clinic service on a loopback port, and helpers to act as its users."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from clinic import service
+from clinic.app import build_app
+from clinic.principals import MemberRole, RoomKind
+from clinic.storage import Storage
+
+
+@dataclass
+class Account:
+    id: str
+    email: str
+    password: str
+    token: str = ""
+
+
+@dataclass
+class ClinicFixture:
+    clinic_id: str
+    admin: Account
+    member: Account
+    other_member: Account
+    meeting_room: str
+    user_room: str  # owned by `member`
+    waiting_area: str
+
+
+@dataclass
+class ClinicServer:
+    url: str
+    storage: Storage
+    app: web.Application
+    session: aiohttp.ClientSession
+    clinics: list[ClinicFixture] = field(default_factory=list)
+
+    @property
+    def signal_url(self) -> str:
+        return self.url.replace("http", "ws", 1) + "/api/v1/signal"
+
+    async def call(
+        self, method: str, path: str, token: str | None = None, body: Any = None
+    ) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.session.request(
+            method, self.url + "/api/v1" + path, json=body, headers=headers
+        ) as response:
+            return response.status, await response.json()
+
+    async def ok(self, method: str, path: str, token: str | None = None, body: Any = None) -> Any:
+        status, data = await self.call(method, path, token, body)
+        assert status in (200, 201), (status, data)
+        return data
+
+    async def login(self, account: Account) -> str:
+        data = await self.ok("POST", "/auth/login", body={
+            "email": account.email, "password": account.password,
+        })  # fmt: skip
+        account.token = data["token"]
+        return account.token
+
+    async def make_clinic(self, name: str = "Clinic") -> ClinicFixture:
+        tag = secrets.token_hex(3)
+        admin = Account("", f"admin-{tag}@example.org", secrets.token_urlsafe(12))
+        admin.id = (
+            await service.create_clinic(self.storage, name, admin.email, admin.password)
+        )[1]
+        member_row = await self.storage.member(admin.id)
+        assert member_row is not None
+        clinic_id = member_row.clinic_id
+        await self.login(admin)
+        accounts = []
+        for who in ("member", "other"):
+            account = Account("", f"{who}-{tag}@example.org", secrets.token_urlsafe(12))
+            created = await self.ok("POST", f"/clinics/{clinic_id}/members", admin.token, {
+                "email": account.email, "name": who.title(), "role": "team_member",
+                "password": account.password,
+            })  # fmt: skip
+            account.id = created["id"]
+            await self.login(account)
+            accounts.append(account)
+        rooms = {r.kind: r.id for r in await self.storage.rooms(clinic_id)}
+        meeting = await service.add_room(self.storage, clinic_id, RoomKind.MEETING_ROOM, "M1", None)
+        user = await service.add_room(
+            self.storage, clinic_id, RoomKind.USER_ROOM, "Own", accounts[0].id
+        )
+        fixture = ClinicFixture(
+            clinic_id, admin, accounts[0], accounts[1], meeting, user, rooms[RoomKind.WAITING_AREA]
+        )
+        self.clinics.append(fixture)
+        return fixture
+
+
+@pytest.fixture
+async def clinic_server(tmp_path: Path) -> AsyncIterator[ClinicServer]:
+    storage = await Storage.open(tmp_path / "clinic.db")
+    app = build_app(storage)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    async with aiohttp.ClientSession() as session:
+        yield ClinicServer(f"http://127.0.0.1:{port}", storage, app, session)
+    await runner.cleanup()
+    await storage.close()
+
+
+@pytest.fixture
+async def clinic(clinic_server: ClinicServer) -> ClinicFixture:
+    return await clinic_server.make_clinic()
+
+
+__all__ = ["Account", "ClinicFixture", "ClinicServer", "MemberRole"]

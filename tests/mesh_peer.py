@@ -1,0 +1,154 @@
+"""A real aiortc participant for tests: signalling over the real WebSocket, one peer
+connection per remote peer (mesh, newcomer offers), fake-HAL media, counts what it gets."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import Counter
+from typing import Any
+
+import aiohttp
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaRelay
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from hal.fake import FakeCamera, FakeMicrophone
+from hal.tracks import CameraTrack, MicrophoneTrack
+from kiosk.call.ice import rtc_configuration
+
+
+class MeshPeer:
+    def __init__(
+        self, session: aiohttp.ClientSession, signal_url: str, token: str, name: str
+    ) -> None:
+        self.session = session
+        self.signal_url = signal_url
+        self.token = token
+        self.name = name
+        self.camera = FakeCamera(320, 240, 10)
+        self.microphone = FakeMicrophone("tone:440")
+        self.relay = MediaRelay()
+        self.video_source: MediaStreamTrack | None = None
+        self.audio_source: MediaStreamTrack | None = None
+        self.pcs: dict[str, RTCPeerConnection] = {}
+        self.video_frames: Counter[str] = Counter()
+        self.audio_frames: Counter[str] = Counter()
+        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.peer_id = ""
+        self.ice_servers: list[dict[str, Any]] = []
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def connect(self) -> None:
+        self.ws = await self.session.ws_connect(self.signal_url)
+        self._spawn(self._read())
+
+    async def send(self, message: dict[str, Any]) -> None:
+        assert self.ws is not None
+        await self.ws.send_str(json.dumps(message))
+
+    async def next_event(self, *types: str, timeout: float = 10) -> dict[str, Any]:
+        """The next non-media message (of one of ``types`` when given)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                event = await self.events.get()
+                if not types or event.get("type") in types:
+                    return event
+
+    async def join(self) -> dict[str, Any]:
+        """Join; offers to everyone already there. Returns `joined` or the `error`."""
+        if self.ws is None:
+            await self.connect()
+        await self.camera.start()
+        await self.microphone.start()
+        self.video_source = CameraTrack(self.camera)
+        self.audio_source = MicrophoneTrack(self.microphone)
+        await self.send({"type": "join", "token": self.token, "name": self.name})
+        answer = await self.next_event("joined", "error")
+        if answer["type"] == "joined":
+            self.peer_id = answer["peer_id"]
+            self.ice_servers = answer["ice_servers"]
+            for peer in answer["peers"]:
+                pc = self._peer_connection(peer["peer_id"])
+                await pc.setLocalDescription(await pc.createOffer())
+                await self.send(
+                    {"type": "offer", "to": peer["peer_id"], "sdp": pc.localDescription.sdp}
+                )
+        return answer
+
+    def _peer_connection(self, remote: str) -> RTCPeerConnection:
+        pc = RTCPeerConnection(rtc_configuration(self.ice_servers))
+        assert self.video_source is not None and self.audio_source is not None
+        pc.addTrack(self.relay.subscribe(self.video_source))
+        pc.addTrack(self.relay.subscribe(self.audio_source))
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            counter = self.video_frames if track.kind == "video" else self.audio_frames
+            self._spawn(self._consume(track, remote, counter))
+
+        self.pcs[remote] = pc
+        return pc
+
+    async def _consume(self, track: MediaStreamTrack, remote: str, counter: Counter[str]) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                await track.recv()
+                counter[remote] += 1
+
+    async def _read(self) -> None:
+        assert self.ws is not None
+        async for msg in self.ws:
+            if msg.type is not aiohttp.WSMsgType.TEXT:
+                break
+            data = json.loads(msg.data)
+            kind = data.get("type")
+            if kind == "offer":
+                pc = self._peer_connection(data["from"])
+                await pc.setRemoteDescription(RTCSessionDescription(data["sdp"], "offer"))
+                await pc.setLocalDescription(await pc.createAnswer())
+                await self.send({"type": "answer", "to": data["from"], "sdp": pc.localDescription.sdp})
+            elif kind == "answer":
+                pc = self.pcs[data["from"]]
+                await pc.setRemoteDescription(RTCSessionDescription(data["sdp"], "answer"))
+            elif kind == "peer_left":
+                pc = self.pcs.pop(data["peer_id"], None)
+                if pc is not None:
+                    await pc.close()
+                self.events.put_nowait(data)
+            else:
+                self.events.put_nowait(data)
+        self.events.put_nowait({"type": "closed", "code": self.ws.close_code})
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def wait_for_media(self, remotes: int, frames: int = 5, timeout: float = 30) -> None:
+        async with asyncio.timeout(timeout):
+            while not (
+                sum(1 for n in self.video_frames.values() if n >= frames) >= remotes
+                and sum(1 for n in self.audio_frames.values() if n >= frames) >= remotes
+            ):
+                await asyncio.sleep(0.1)
+
+    async def close(self) -> None:
+        # stop handling signalling first, so nothing closes a connection twice at once
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for pc in list(self.pcs.values()):
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(5):
+                    await pc.close()
+        self.pcs.clear()
+        if self.ws is not None:
+            await self.ws.close()
+        for source in (self.video_source, self.audio_source):
+            if source is not None:
+                source.stop()
+        await self.camera.stop()
+        await self.microphone.stop()
