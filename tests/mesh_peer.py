@@ -80,7 +80,8 @@ class MeshPeer:
 
     def _peer_connection(self, remote: str) -> RTCPeerConnection:
         pc = RTCPeerConnection(rtc_configuration(self.ice_servers))
-        assert self.video_source is not None and self.audio_source is not None
+        assert self.video_source is not None
+        assert self.audio_source is not None
         pc.addTrack(self.relay.subscribe(self.video_source))
         pc.addTrack(self.relay.subscribe(self.audio_source))
 
@@ -109,7 +110,9 @@ class MeshPeer:
                 pc = self._peer_connection(data["from"])
                 await pc.setRemoteDescription(RTCSessionDescription(data["sdp"], "offer"))
                 await pc.setLocalDescription(await pc.createAnswer())
-                await self.send({"type": "answer", "to": data["from"], "sdp": pc.localDescription.sdp})
+                await self.send(
+                    {"type": "answer", "to": data["from"], "sdp": pc.localDescription.sdp}
+                )
             elif kind == "answer":
                 pc = self.pcs[data["from"]]
                 await pc.setRemoteDescription(RTCSessionDescription(data["sdp"], "answer"))
@@ -152,3 +155,5 @@ class MeshPeer:
                 source.stop()
         await self.camera.stop()
         await self.microphone.stop()
+        # MediaRelay's reader tasks end at their next frame, at most one frame period away
+        await asyncio.sleep(0.15)

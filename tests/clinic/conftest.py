@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -73,9 +74,7 @@ class ClinicServer:
     async def make_clinic(self, name: str = "Clinic") -> ClinicFixture:
         tag = secrets.token_hex(3)
         admin = Account("", f"admin-{tag}@example.org", secrets.token_urlsafe(12))
-        admin.id = (
-            await service.create_clinic(self.storage, name, admin.email, admin.password)
-        )[1]
+        admin.id = (await service.create_clinic(self.storage, name, admin.email, admin.password))[1]
         member_row = await self.storage.member(admin.id)
         assert member_row is not None
         clinic_id = member_row.clinic_id
@@ -102,9 +101,9 @@ class ClinicServer:
         return fixture
 
 
-@pytest.fixture
-async def clinic_server(tmp_path: Path) -> AsyncIterator[ClinicServer]:
-    storage = await Storage.open(tmp_path / "clinic.db")
+@contextlib.asynccontextmanager
+async def clinic_server_at(db: Path) -> AsyncIterator[ClinicServer]:
+    storage = await Storage.open(db)
     app = build_app(storage)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
@@ -115,6 +114,12 @@ async def clinic_server(tmp_path: Path) -> AsyncIterator[ClinicServer]:
         yield ClinicServer(f"http://127.0.0.1:{port}", storage, app, session)
     await runner.cleanup()
     await storage.close()
+
+
+@pytest.fixture
+async def clinic_server(tmp_path: Path) -> AsyncIterator[ClinicServer]:
+    async with clinic_server_at(tmp_path / "clinic.db") as server:
+        yield server
 
 
 @pytest.fixture
