@@ -5,9 +5,10 @@ import { el } from "/static/api.js";
 const GATHER_TIMEOUT_MS = 3000;
 
 export class Call {
-  constructor(container, { onEnd } = {}) {
+  constructor(container, { onEnd, aloneText = "Waiting for others to join…" } = {}) {
     this.container = container;
     this.onEnd = onEnd;
+    this.aloneText = aloneText;
     this.peers = new Map(); // peer_id -> {pc, tile, name}
     this.iceServers = [];
     this.stream = null;
@@ -34,7 +35,7 @@ export class Call {
       case "joined":
         this.peerId = msg.peer_id;
         this.iceServers = msg.ice_servers || [];
-        this.status(msg.peers.length ? "Connecting…" : "Waiting for others to join…");
+        this.status(msg.peers.length ? "Connecting…" : this.aloneText);
         for (const peer of msg.peers) await this.offerTo(peer);
         break;
       case "peer_joined":
@@ -108,7 +109,7 @@ export class Call {
     entry.pc.close();
     entry.tile.remove();
     this.peers.delete(peerId);
-    if (this.peers.size === 0) this.status("Waiting for others to join…");
+    if (this.peers.size === 0) this.status(this.aloneText);
   }
 
   render(name) {

@@ -1,0 +1,70 @@
+"""Debian's Chromium, headless, driven by Playwright (never `playwright install`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+@contextlib.asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (./dev test does)")
+    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
+        async with async_playwright() as playwright:
+            context = await playwright.chromium.launch_persistent_context(
+                profile, executable_path=CHROMIUM, headless=True, args=FLAGS
+            )
+            try:
+                yield _ContextBrowser(context)  # type: ignore[misc]
+            finally:
+                await context.close()
+
+
+class _ContextBrowser:
+    """Pages in one persistent profile; each `new_page` has its own sessionStorage."""
+
+    def __init__(self, context: BrowserContext) -> None:
+        self.context = context
+
+    async def new_page(self) -> Page:
+        page = await self.context.new_page()
+        page.on("pageerror", lambda error: print(f"page error: {error}"))
+        return page
+
+
+async def decoded_frames(page: Page) -> list[dict[str, Any]]:
+    stats: list[dict[str, Any]] = await page.evaluate("window.callStats ? window.callStats() : []")
+    return stats
+
+
+async def wait_for_video(page: Page, peers: int = 1, frames: int = 10, timeout: float = 30) -> None:
+    """Until the page has decoded ``frames`` video frames from each of ``peers`` peers."""
+    async with asyncio.timeout(timeout):
+        while True:
+            stats = await decoded_frames(page)
+            if sum(1 for s in stats if s["video_frames_decoded"] >= frames) >= peers:
+                return
+            await asyncio.sleep(0.25)
