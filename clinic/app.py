@@ -10,10 +10,20 @@ from aiohttp import web
 
 from clinic.auth import Passwords
 from clinic.consultations import Consultations
-from clinic.handlers import accounts, rooms, waiting
+from clinic.device_channels import DeviceChannels
+from clinic.handlers import accounts, devices, rooms, waiting
 from clinic.keys import ClinicKeys
+from clinic.ratelimit import FailureLimiter
 from clinic.storage import Storage
-from clinic.web import KEYS, PASSWORDS, PUBLIC_URL, STORAGE, errors_as_json
+from clinic.web import (
+    CHANNELS,
+    ENROLL_LIMITER,
+    KEYS,
+    PASSWORDS,
+    PUBLIC_URL,
+    STORAGE,
+    errors_as_json,
+)
 from kiosk.signalling.hub import Hub
 from kiosk.signalling.server import add_signalling
 
@@ -27,6 +37,7 @@ PAGES = {
     "/waiting": "waiting.html",
     "/guest": "guest.html",
     "/enter/{clinic_id}": "enter.html",
+    "/admin": "admin.html",
 }
 
 
@@ -39,7 +50,10 @@ def build_app(storage: Storage, public_url: str | None = None) -> web.Applicatio
     app[PASSWORDS] = Passwords()
     app[PUBLIC_URL] = public_url
     app[CONSULTATIONS] = consultations
+    app[CHANNELS] = DeviceChannels()
+    app[ENROLL_LIMITER] = FailureLimiter(limit=5, window_s=60)
     app.add_routes(accounts.routes)
+    app.add_routes(devices.routes)
     app.add_routes(rooms.routes)
     app.add_routes(waiting.routes)
     add_signalling(app, Hub(keys.verify_join, listener=consultations))
@@ -47,7 +61,12 @@ def build_app(storage: Storage, public_url: str | None = None) -> web.Applicatio
         app.router.add_get(path, _page_handler(filename))
     app.router.add_static("/static", STATIC)
     app.cleanup_ctx.append(_consultations_worker)
+    app.on_shutdown.append(_close_device_channels)
     return app
+
+
+async def _close_device_channels(app: web.Application) -> None:
+    await app[CHANNELS].close_all()
 
 
 def _page_handler(filename: str) -> Callable[[web.Request], Awaitable[web.FileResponse]]:

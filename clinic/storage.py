@@ -10,6 +10,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -96,6 +97,38 @@ patients = sa.Table(
 )
 
 
+devices = sa.Table(
+    "devices",
+    metadata,
+    sa.Column("id", sa.String, primary_key=True),
+    sa.Column("clinic_id", sa.ForeignKey("clinics.id"), nullable=False, index=True),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("code_hash", sa.String, nullable=True, unique=True),  # null once used
+    sa.Column("code_expires_at", sa.Float, nullable=False),
+    sa.Column("token_hash", sa.String, nullable=True, unique=True),
+    sa.Column("enrolled_at", sa.Float, nullable=True),
+    sa.Column("revoked_at", sa.Float, nullable=True),
+    sa.Column("hardware", sa.JSON, nullable=True),
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("config_version", sa.Integer, nullable=False),
+    sa.Column("last_seen", sa.Float, nullable=True),
+    sa.Column("status", sa.JSON, nullable=True),  # the last heartbeat
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+commands = sa.Table(
+    "commands",
+    metadata,
+    sa.Column("id", sa.String, primary_key=True),
+    sa.Column("device_id", sa.ForeignKey("devices.id"), nullable=False, index=True),
+    sa.Column("action", sa.String, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=True),  # null until the device answers
+    sa.Column("message", sa.String, nullable=True),
+    sa.Column("answered_at", sa.Float, nullable=True),
+)
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(8)}"
 
@@ -106,6 +139,46 @@ class WaitingPatient:
     name: str
     waiting_since: float
     room_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRecord:
+    id: str
+    clinic_id: str
+    name: str
+    enrolled: bool
+    revoked: bool
+    config: dict[str, Any]
+    config_version: int
+    last_seen: float | None
+    status: dict[str, Any] | None
+    hardware: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRecord:
+    id: str
+    device_id: str
+    action: str
+    created_at: float
+    ok: bool | None
+    message: str | None
+
+
+def _device(row: sa.Row[tuple[object, ...]]) -> DeviceRecord:
+    m = row._mapping
+    return DeviceRecord(
+        id=m["id"],
+        clinic_id=m["clinic_id"],
+        name=m["name"],
+        enrolled=m["enrolled_at"] is not None,
+        revoked=m["revoked_at"] is not None,
+        config=m["config"],
+        config_version=m["config_version"],
+        last_seen=m["last_seen"],
+        status=m["status"],
+        hardware=m["hardware"],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,3 +459,120 @@ class Storage:
             await conn.execute(
                 patients.update().where(patients.c.id == patient_id).values(status=status)
             )
+
+    # ---- devices ----------------------------------------------------------------------
+
+    async def create_device(
+        self, clinic_id: str, name: str, code_hash: str, code_expires_at: float,
+        config: dict[str, Any],
+    ) -> str:  # fmt: skip
+        device_id = new_id("dv")
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                devices.insert().values(
+                    id=device_id, clinic_id=clinic_id, name=name, code_hash=code_hash,
+                    code_expires_at=code_expires_at, config=config, config_version=1,
+                    created_at=time.time(),
+                )
+            )  # fmt: skip
+        return device_id
+
+    async def enroll(
+        self, code_hash: str, token_hash: str, hardware: dict[str, Any]
+    ) -> DeviceRecord | None:
+        """Use a valid code once: the device gets its token. None for a wrong, used or
+        expired code (one answer for all three)."""
+        now = time.time()
+        async with self._engine.begin() as conn:
+            # single use even under concurrency: the update matches only an unused code
+            result = await conn.execute(
+                devices.update()
+                .where(
+                    devices.c.code_hash == code_hash,
+                    devices.c.code_expires_at > now,
+                    devices.c.revoked_at.is_(None),
+                )
+                .values(code_hash=None, token_hash=token_hash, enrolled_at=now, hardware=hardware)
+                .returning(devices)
+            )
+            row = result.first()
+        return None if row is None else _device(row)
+
+    async def device(self, device_id: str) -> DeviceRecord | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(sa.select(devices).where(devices.c.id == device_id))).first()
+        return None if row is None else _device(row)
+
+    async def device_by_token(self, token_hash: str) -> DeviceRecord | None:
+        query = sa.select(devices).where(
+            devices.c.token_hash == token_hash, devices.c.revoked_at.is_(None)
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else _device(row)
+
+    async def devices(self, clinic_id: str) -> list[DeviceRecord]:
+        query = (
+            sa.select(devices)
+            .where(devices.c.clinic_id == clinic_id, devices.c.revoked_at.is_(None))
+            .order_by(devices.c.created_at)
+        )
+        async with self._engine.connect() as conn:
+            return [_device(row) for row in await conn.execute(query)]
+
+    async def set_device_config(self, device_id: str, config: dict[str, Any]) -> int:
+        async with self._engine.begin() as conn:
+            version: int = await conn.scalar(
+                devices.update()
+                .where(devices.c.id == device_id)
+                .values(config=config, config_version=devices.c.config_version + 1)
+                .returning(devices.c.config_version)
+            )
+        return version
+
+    async def record_heartbeat(self, device_id: str, status: dict[str, Any] | None) -> None:
+        values: dict[str, Any] = {"last_seen": time.time()}
+        if status is not None:
+            values["status"] = status
+        async with self._engine.begin() as conn:
+            await conn.execute(devices.update().where(devices.c.id == device_id).values(values))
+
+    async def revoke_device(self, device_id: str) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                devices.update()
+                .where(devices.c.id == device_id)
+                .values(revoked_at=time.time(), token_hash=None, code_hash=None)
+            )
+
+    async def add_command(self, device_id: str, action: str) -> str:
+        command_id = new_id("cmd")
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                commands.insert().values(
+                    id=command_id, device_id=device_id, action=action, created_at=time.time()
+                )
+            )
+        return command_id
+
+    async def answer_command(
+        self, device_id: str, command_id: str, ok: bool, message: str | None
+    ) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                commands.update()
+                .where(commands.c.id == command_id, commands.c.device_id == device_id)
+                .values(ok=ok, message=message, answered_at=time.time())
+            )
+
+    async def command(self, command_id: str) -> CommandRecord | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(sa.select(commands).where(commands.c.id == command_id))
+            ).first()
+        if row is None:
+            return None
+        m = row._mapping
+        return CommandRecord(
+            m["id"], m["device_id"], m["action"], m["created_at"], m["ok"], m["message"]
+        )

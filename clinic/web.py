@@ -12,10 +12,13 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from clinic.auth import Passwords, secret_hash
+from clinic.device_channels import DeviceChannels
 from clinic.errors import ClinicError, InvalidError, UnauthorizedError
 from clinic.keys import ClinicKeys
-from clinic.principals import Member, Principal
+from clinic.principals import Device, Member, Principal
+from clinic.ratelimit import FailureLimiter
 from clinic.storage import Storage
+from kiosk.signalling.device_config import DeviceConfig
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +26,8 @@ STORAGE = web.AppKey("storage", Storage)
 KEYS = web.AppKey("keys", ClinicKeys)
 PASSWORDS = web.AppKey("passwords", Passwords)
 PUBLIC_URL: web.AppKey[str | None] = web.AppKey("public_url")
+CHANNELS = web.AppKey("device_channels", DeviceChannels)
+ENROLL_LIMITER = web.AppKey("enroll_limiter", FailureLimiter)
 
 B = TypeVar("B", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -69,12 +74,17 @@ def bearer(request: web.Request) -> str:
 
 
 async def authenticate(request: web.Request) -> Principal:
-    """The member (or, later, device) the bearer token belongs to."""
+    """The member or device the bearer token belongs to."""
     token_hash = secret_hash(bearer(request))
-    member = await request.app[STORAGE].member_by_session(token_hash)
+    storage = request.app[STORAGE]
+    member = await storage.member_by_session(token_hash)
     if member is not None:
         return member
-    raise UnauthorizedError("the token is unknown or expired")
+    device = await storage.device_by_token(token_hash)
+    if device is not None:
+        rooms = DeviceConfig.model_validate(device.config).rooms()
+        return Device(device.id, device.clinic_id, device.name, rooms)
+    raise UnauthorizedError("the token is unknown, expired or revoked")
 
 
 async def authenticate_member(request: web.Request) -> Member:

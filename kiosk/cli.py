@@ -23,9 +23,12 @@ def _parser() -> argparse.ArgumentParser:
     press = sub.add_parser("press", help="press physical button N on the running daemon")
     press.add_argument("number", type=int)
     press.add_argument("--hold", action="store_true", help="hold it (long press)")
+    enroll = sub.add_parser("enroll", help="enroll this box with a one-time code")
+    enroll.add_argument("code", help="the 16-digit code the clinic admin was shown")
+    enroll.add_argument("--clinic-url", help="the clinic service (default: clinic_url setting)")
     status = sub.add_parser("status", help="show the running daemon's state")
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    for p in (press, status):
+    for p in (press, status, enroll):
         p.add_argument("--socket", type=Path, help="control socket (default from settings)")
     return parser
 
@@ -40,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         return _run(settings)
     socket = args.socket or settings.control_socket_path
+    if args.command == "enroll":
+        return _enroll(settings, socket, args.code, args.clinic_url)
     try:
         if args.command == "press":
             url = f"/buttons/{args.number}/press" + ("?hold=1" if args.hold else "")
@@ -64,10 +69,48 @@ def _run(settings: Settings) -> int:
     return run.main(settings, status_line)
 
 
-async def _request(socket: Path, method: str, url: str) -> dict[str, Any]:
+async def _request(
+    socket: Path, method: str, url: str, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
     from kiosk.control import request
 
-    return await request(socket, method, url)
+    return await request(socket, method, url, body)
+
+
+def _enroll(settings: Settings, socket: Path, code: str, clinic_url: str | None) -> int:
+    """Through the running daemon if there is one (it starts its channel at once),
+    else straight into the state directory for the next start."""
+    from kiosk.management.enroll import EnrollmentError, enroll
+    from kiosk.management.state import DeviceState
+
+    url = clinic_url or (str(settings.clinic_url) if settings.clinic_url else None)
+    if url is None:
+        print("kiosk: enroll needs --clinic-url (or the clinic_url setting)", file=sys.stderr)
+        return EXIT_USAGE
+    state = DeviceState(settings.state_dir)
+    if socket.exists():
+        try:
+            body = asyncio.run(
+                _request(socket, "POST", "/enroll", {"code": code, "clinic_url": url})
+            )
+        except ControlError as exc:
+            if "no kiosk daemon answers" not in str(exc):
+                print(f"kiosk: {exc}", file=sys.stderr)
+                return 1
+        else:
+            print(json.dumps(body))
+            return 0
+    existing = state.credential()
+    if existing is not None:
+        print(f"kiosk: already enrolled as {existing.device_id}", file=sys.stderr)
+        return 1
+    try:
+        credential = asyncio.run(enroll(url, code, state))
+    except EnrollmentError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"device_id": credential.device_id, "clinic_id": credential.clinic_id}))
+    return 0
 
 
 def _human_status(status: dict[str, Any]) -> str:

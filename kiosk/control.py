@@ -17,6 +17,7 @@ from aiohttp import web
 
 from kiosk.daemon import Daemon
 from kiosk.errors import ControlError
+from kiosk.management.enroll import EnrollmentError
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,24 @@ async def _press(request: web.Request) -> web.Response:
     return web.json_response(daemon.status())
 
 
+async def _enroll(request: web.Request) -> web.Response:
+    daemon = request.app[DAEMON]
+    try:
+        body = await request.json()
+        code, clinic_url = str(body["code"]), str(body["clinic_url"])
+    except (ValueError, KeyError, TypeError):
+        return _error(400, "bad_message", "expected {code, clinic_url}")
+    if daemon.manager is None:
+        return _error(409, "conflict", "management is not running")
+    try:
+        credential = await daemon.manager.enroll(clinic_url, code)
+    except ValueError as exc:
+        return _error(409, "conflict", str(exc))
+    except EnrollmentError as exc:
+        return _error(401, "invalid_code", str(exc))
+    return web.json_response({"device_id": credential.device_id, "clinic_id": credential.clinic_id})
+
+
 def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
@@ -52,6 +71,7 @@ class ControlServer:
         self._app[DAEMON] = daemon
         self._app.router.add_get("/status", _status)
         self._app.router.add_post("/buttons/{number}/press", _press)
+        self._app.router.add_post("/enroll", _enroll)
         self._runner = web.AppRunner(self._app, handle_signals=False)
 
     async def start(self) -> None:
@@ -87,7 +107,9 @@ def _remove_stale_socket(path: Path) -> None:
     raise ControlError(f"another kiosk daemon is running on {path}")
 
 
-async def request(path: Path, method: str, url: str) -> dict[str, Any]:
+async def request(
+    path: Path, method: str, url: str, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """One request to the daemon's control socket; raises ControlError with the reason."""
     try:
         async with (
@@ -95,11 +117,11 @@ async def request(path: Path, method: str, url: str) -> dict[str, Any]:
             aiohttp.ClientSession(
                 connector=connector, timeout=aiohttp.ClientTimeout(total=10)
             ) as session,
-            session.request(method, "http://kiosk" + url) as response,
+            session.request(method, "http://kiosk" + url, json=body) as response,
         ):
-            body: dict[str, Any] = await response.json()
+            answer: dict[str, Any] = await response.json()
     except (aiohttp.ClientConnectionError, FileNotFoundError) as exc:
         raise ControlError(f"no kiosk daemon answers on {path} (is `kiosk run` running?)") from exc
     if response.status >= 400:
-        raise ControlError(body.get("error", {}).get("message", f"HTTP {response.status}"))
-    return body
+        raise ControlError(answer.get("error", {}).get("message", f"HTTP {response.status}"))
+    return answer

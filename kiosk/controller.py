@@ -60,7 +60,10 @@ FLAG_LEDS: Mapping[str, Mapping[str, LedMode]] = {
     "camera_off": {"camera": ON},
     "degraded": {"error": ON},  # a peripheral is missing or broken
     "rejected": {"error": blink(8)},  # the last press could do nothing; cleared by a timer
+    "identify": dict.fromkeys(LED_NAMES, blink(4)),  # the admin asked "which box is this?"
 }
+
+IDENTIFY_SECONDS = 10.0
 
 FEEDBACK_SECONDS = 1.0
 ERROR_SECONDS = 5.0
@@ -124,6 +127,11 @@ class PeripheralsChanged:
     degraded: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Identify:
+    """Blink every LED for a while, so the admin can find the box."""
+
+
 Event = (
     ConfigApplied
     | Unenrolled
@@ -135,6 +143,7 @@ Event = (
     | RemoteCommand
     | TimerFired
     | PeripheralsChanged
+    | Identify
 )
 
 # ---- commands ---------------------------------------------------------------------------
@@ -220,6 +229,7 @@ class Controller:
     camera_off: bool = False
     degraded: bool = False
     rejected: bool = False
+    identify: bool = False
     last_error: str | None = None
     transitions: list[Transition] = field(default_factory=list)
     _pending: JoinRoom | JoinNextPatient | None = None
@@ -289,6 +299,9 @@ class Controller:
                 self._on_timer(name)
             case PeripheralsChanged(degraded):
                 self.degraded = degraded
+            case Identify():
+                self.identify = True
+                self._emit(StartTimer("identify", IDENTIFY_SECONDS))
         self._refresh_leds()
         return self._take()
 
@@ -394,6 +407,8 @@ class Controller:
     def _on_timer(self, name: str) -> None:
         if name == "feedback":
             self.rejected = False
+        elif name == "identify":
+            self.identify = False
         elif name == "auto_leave" and self._state is State.IN_CALL:
             self._leave(f"auto-leave after {self.auto_leave_minutes:g} minutes")
         elif name == "error" and self._state is State.ERROR:

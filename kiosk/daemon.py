@@ -7,7 +7,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hal import ButtonKind, Hal, HealthState
 from kiosk.config import Settings
@@ -24,16 +24,19 @@ from kiosk.controller import (
     LeaveCall,
     LeaveFinished,
     PeripheralsChanged,
+    RemoteCommand,
     SetCamera,
     SetMicrophone,
     ShowLeds,
     StartTimer,
-    State,
     TimerFired,
 )
 from kiosk.errors import InvalidTransitionError
 from kiosk.timers import Timers
 from kiosk.version import SOFTWARE_VERSION
+
+if TYPE_CHECKING:
+    from kiosk.management.manager import Manager
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,26 @@ class Daemon:
         self._queue: deque[Event] = deque()
         self._dispatching = False
         self._observers: list[Callable[[], None]] = []
+        self._results: dict[str, asyncio.Future[tuple[bool, str | None]]] = {}
+        self.manager: Manager | None = None
+        self.stopped = asyncio.Event()
+        self.exit_code = 0
+
+    def stop(self, exit_code: int = 0) -> None:
+        """Ask `kiosk run` to shut down (signal, or the clinic's restart command)."""
+        self.exit_code = exit_code
+        self.stopped.set()
+
+    async def remote_command(self, event: RemoteCommand) -> tuple[bool, str | None]:
+        """Feed a clinic command to the state machine; its CommandResult is the answer."""
+        future: asyncio.Future[tuple[bool, str | None]] = asyncio.get_running_loop().create_future()
+        self._results[event.command_id] = future
+        try:
+            self.dispatch(event)
+            async with asyncio.timeout(10):
+                return await future
+        finally:
+            self._results.pop(event.command_id, None)
 
     def observe(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` after every event (the terminal status line)."""
@@ -97,8 +120,8 @@ class Daemon:
             case CancelTimer(name):
                 self.timers.cancel(name)
             case JoinRoom() | JoinNextPatient():
-                # no call engine without a clinic: say so on the LEDs instead of hanging
-                self._queue.append(JoinFailed("no clinic service configured"))
+                # this build has no call engine yet: say so on the LEDs instead of hanging
+                self._queue.append(JoinFailed("calls are not available in this build"))
             case LeaveCall(reason):
                 log.info("leaving: %s", reason)
                 self._queue.append(LeaveFinished())
@@ -108,6 +131,9 @@ class Daemon:
                 log.info("camera %s", "on" if enabled else "off (privacy)")
             case CommandResult(command_id, ok, message):
                 log.info("command %s: %s %s", command_id, "ok" if ok else "failed", message or "")
+                future = self._results.get(command_id)
+                if future is not None and not future.done():
+                    future.set_result((ok, message))
 
     def _notify(self) -> None:
         for callback in self._observers:
@@ -149,11 +175,18 @@ class Daemon:
         """The document `kiosk status --json` prints (PROTOCOL.md section 5, extended)."""
         c = self.controller
         health = self.hal.health()
+        manager = self.manager
+        credential = manager.credential if manager else None
         return {
             "state": c.state.value,
             "room_id": c.room_id,
             "signalling": "cloud",
-            "enrolled": c.state is not State.NOT_ENROLLED,
+            "enrolled": credential is not None,
+            "device_id": credential.device_id if credential else None,
+            "clinic_url": credential.clinic_url if credential else None,
+            "clinic_connected": bool(manager and manager.connected),
+            "config_version": manager.config_version if manager else None,
+            "config_error": manager.config_error if manager else None,
             "peripherals": {name: h.state.value for name, h in health.items()},
             "peripheral_problems": {n: h.reason for n, h in health.items() if h.reason},
             "peers": [],

@@ -16,6 +16,8 @@ from kiosk.control import ControlServer
 from kiosk.daemon import Daemon
 from kiosk.errors import ControlError
 from kiosk.logs import StatusLineHandler
+from kiosk.management.manager import Manager
+from kiosk.management.state import DeviceState
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,18 @@ async def run(settings: Settings, status_line: StatusLineHandler | None = None) 
             loop.remove_signal_handler(sig)
 
 
+async def _until(stop: asyncio.Event, daemon: Daemon) -> None:
+    """Until a signal or the daemon itself (a restart command) asks to stop."""
+    signalled = asyncio.ensure_future(stop.wait())
+    requested = asyncio.ensure_future(daemon.stopped.wait())
+    try:
+        await asyncio.wait([signalled, requested], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        signalled.cancel()
+        requested.cancel()
+        await asyncio.gather(signalled, requested, return_exceptions=True)
+
+
 async def _run(
     settings: Settings, stop: asyncio.Event, began: float, status_line: StatusLineHandler | None
 ) -> int:
@@ -51,6 +65,8 @@ async def _run(
         await stack.enter_async_context(hal)
         daemon = Daemon(settings, hal)
         stack.callback(daemon.timers.cancel_all)
+        manager = Manager(daemon, DeviceState(settings.state_dir), settings.enrollment_file)
+        daemon.manager = manager
         control = ControlServer(settings.control_socket_path, daemon)
         try:
             await control.start()
@@ -73,13 +89,14 @@ async def _run(
             workers = [
                 tasks.create_task(daemon.pump_buttons(), name="buttons"),
                 tasks.create_task(daemon.watch_health(), name="health"),
+                tasks.create_task(manager.run(), name="management"),
             ]
-            await stop.wait()
+            await _until(stop, daemon)
             log.info("stopping")
             for task in workers:
                 task.cancel()
     log.info("stopped")
-    return EXIT_OK
+    return daemon.exit_code
 
 
 def main(settings: Settings, status_line: StatusLineHandler | None) -> int:

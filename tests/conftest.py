@@ -14,6 +14,9 @@ from collections.abc import Iterator
 import hypothesis  # noqa: F401
 import pytest
 
+# the real clinic service fixtures (clinic_server, clinic) for every test package
+pytest_plugins = ["tests.clinic_server"]
+
 
 @pytest.fixture(autouse=True)
 def _clean_kiosk_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -72,6 +72,10 @@ class KioskProcess:
         return self.proc.returncode, err, time.monotonic() - began
 
     def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
+        """SIGKILL if still running; always reap it and close its pipes."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
             self.proc.kill()
+        if self.proc.stdout is not None and not self.proc.stdout.closed:
             self.proc.communicate()

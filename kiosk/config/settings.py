@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     control_socket: Path | None = Field(
         None, description="Unix socket of `kiosk press`/`status` (default STATE_DIR/control.sock)"
     )
+    enrollment_file: Path | None = Field(
+        Path("/boot/firmware/kiosk-enroll.toml"),
+        description="first boot: code and clinic_url to enroll with, deleted after success",
+    )
     ice_host_addresses: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="comma list: the only local addresses ICE may offer"
     )

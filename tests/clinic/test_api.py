@@ -12,7 +12,7 @@ from clinic.auth import secret_hash
 from clinic.web import KEYS
 from kiosk.signalling import tokens
 from kiosk.signalling.messages import Role
-from tests.clinic.conftest import ClinicFixture, ClinicServer
+from tests.clinic_server import ClinicFixture, ClinicServer
 
 
 async def fails(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from playwright.async_api import Page
 
 from tests.browser import chromium, wait_for_video
-from tests.clinic.conftest import Account, ClinicFixture, ClinicServer
+from tests.clinic_server import Account, ClinicFixture, ClinicServer
 
 
 async def log_in(page: Page, server: ClinicServer, account: Account) -> None:

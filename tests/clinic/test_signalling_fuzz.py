@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from kiosk.call.ice import restrict_host_addresses
 from kiosk.signalling.messages import MAX_FRAME_BYTES, ErrorCode
-from tests.clinic.conftest import ClinicFixture, ClinicServer, clinic_server_at
+from tests.clinic_server import ClinicFixture, ClinicServer, clinic_server_at
 from tests.mesh_peer import MeshPeer
 
 T = TypeVar("T")

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 
 from kiosk.call.ice import restrict_host_addresses
-from tests.clinic.conftest import ClinicFixture, ClinicServer
+from tests.clinic_server import ClinicFixture, ClinicServer
 from tests.mesh_peer import MeshPeer
 
 

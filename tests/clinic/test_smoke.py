@@ -1,4 +1,4 @@
-from tests.clinic.conftest import ClinicFixture, ClinicServer
+from tests.clinic_server import ClinicFixture, ClinicServer
 
 
 async def test_member_lists_rooms(clinic_server: ClinicServer, clinic: ClinicFixture) -> None:

@@ -1,0 +1,116 @@
+"""The device channel (PROTOCOL.md section 4): config and commands out, heartbeats in."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+from pydantic import ValidationError
+
+from clinic.auth import secret_hash
+from clinic.errors import UnauthorizedError
+from clinic.storage import DeviceRecord, Storage
+from kiosk.signalling.channel import (
+    CommandResultMsg,
+    Heartbeat,
+    config_message,
+)
+
+log = logging.getLogger(__name__)
+
+CLOSE_REPLACED = 4409
+
+
+class DeviceChannels:
+    """The open channel of every connected device."""
+
+    def __init__(self) -> None:
+        self._sockets: dict[str, web.WebSocketResponse] = {}
+
+    def connected(self, device_id: str) -> bool:
+        return device_id in self._sockets
+
+    async def send(self, device_id: str, message: dict[str, Any]) -> bool:
+        ws = self._sockets.get(device_id)
+        if ws is None or ws.closed:
+            return False
+        try:
+            await ws.send_str(json.dumps(message))
+        except (ConnectionError, RuntimeError):
+            return False
+        return True
+
+    async def close(self, device_id: str, code: int, reason: str) -> None:
+        ws = self._sockets.pop(device_id, None)
+        if ws is not None:
+            await ws.close(code=code, message=reason.encode())
+
+    async def close_all(self) -> None:
+        for device_id in list(self._sockets):
+            await self.close(device_id, WSCloseCode.GOING_AWAY, "server shutting down")
+
+    async def serve(
+        self, request: web.Request, storage: Storage, device: DeviceRecord
+    ) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=256 * 1024, heartbeat=30)
+        await ws.prepare(request)
+        old = self._sockets.get(device.id)
+        if old is not None:  # a reconnect while the old socket lingers: the new one wins
+            await old.close(code=CLOSE_REPLACED, message=b"replaced by a new connection")
+        self._sockets[device.id] = ws
+        log.info("device %s connected", device.id)
+        try:
+            await storage.record_heartbeat(device.id, None)
+            await ws.send_str(json.dumps(config_message(device.config_version, device.config)))
+            async for msg in ws:
+                if msg.type is not WSMsgType.TEXT:
+                    continue
+                await self._receive(storage, device.id, msg.data, ws)
+        finally:
+            if self._sockets.get(device.id) is ws:
+                del self._sockets[device.id]
+            log.info("device %s disconnected", device.id)
+        return ws
+
+    async def _receive(
+        self, storage: Storage, device_id: str, text: str, ws: web.WebSocketResponse
+    ) -> None:
+        problem: str | None = None
+        try:
+            data = json.loads(text)
+            kind = data.get("type") if isinstance(data, dict) else None
+            if kind == "heartbeat":
+                beat = Heartbeat.model_validate(data)
+                await storage.record_heartbeat(device_id, beat.model_dump(mode="json"))
+            elif kind == "command_result":
+                r = CommandResultMsg.model_validate(data)
+                await storage.answer_command(device_id, r.command_id, r.ok, r.message)
+            else:
+                problem = f"unknown message type {kind!r}"
+        except (ValueError, ValidationError) as exc:
+            problem = str(exc)[:500]
+        if problem is not None:
+            error = {"type": "error", "code": "bad_message", "message": problem}
+            await ws.send_str(json.dumps(error))
+
+
+async def authenticate_device(request: web.Request, storage: Storage) -> DeviceRecord:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise UnauthorizedError("the device channel needs Authorization: Bearer <device token>")
+    device = await storage.device_by_token(secret_hash(token.strip()))
+    if device is None:
+        raise UnauthorizedError("unknown or revoked device token")
+    return device
+
+
+def online(device: DeviceRecord, connected: bool, now: float | None = None) -> bool:
+    """Connected, and heard from within two heartbeat intervals."""
+    if not connected or device.last_seen is None:
+        return False
+    interval = float(device.config.get("heartbeat_seconds", 15))
+    return (time.time() if now is None else now) - device.last_seen <= 2 * interval

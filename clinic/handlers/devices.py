@@ -1,0 +1,224 @@
+"""Devices: the admin's side (create, list, configure, command, revoke), enrollment and the
+device channel."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from clinic.auth import new_secret, secret_hash
+from clinic.device_channels import authenticate_device, online
+from clinic.errors import (
+    ForbiddenError,
+    InvalidCodeError,
+    InvalidError,
+    NotFoundError,
+    RateLimitedError,
+)
+from clinic.principals import Principal, RoomKind
+from clinic.rules import is_clinic_admin
+from clinic.storage import DeviceRecord
+from clinic.web import CHANNELS, ENROLL_LIMITER, STORAGE, authenticate, iso, parse_body
+from kiosk.signalling.channel import CLOSE_REVOKED, CommandAction, command_message, config_message
+from kiosk.signalling.device_config import DeviceConfig, problems
+from kiosk.signalling.server import HUB
+
+routes = web.RouteTableDef()
+
+CODE_TTL_S = 7 * 24 * 3600
+
+
+class NewDevice(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+    name: str = Field(min_length=1, max_length=100)
+
+
+class Hardware(BaseModel):
+    model: str = Field("", max_length=200)
+    serial: str = Field("", max_length=200)
+    software_version: str = Field("", max_length=64)
+
+
+class Enrollment(BaseModel):
+    enrollment_code: str = Field(min_length=1, max_length=64)
+    hardware: Hardware = Hardware()
+
+
+class NewCommand(BaseModel):
+    action: CommandAction
+
+
+def new_enrollment_code() -> str:
+    """16 decimal digits, like a Webex activation code, grouped for reading aloud."""
+    return f"{secrets.randbelow(10**16):016d}"
+
+
+def normalise_code(code: str) -> str:
+    return "".join(ch for ch in code if ch.isdigit())
+
+
+async def admin_device(request: web.Request) -> tuple[Principal, DeviceRecord]:
+    who = await authenticate(request)
+    device = await request.app[STORAGE].device(request.match_info["device_id"])
+    if device is None or device.revoked:
+        raise NotFoundError("no such device")
+    if not is_clinic_admin(who, device.clinic_id):
+        raise ForbiddenError("only a clinic admin of the device's clinic")
+    return who, device
+
+
+def device_json(request: web.Request, device: DeviceRecord) -> dict[str, Any]:
+    connected = request.app[CHANNELS].connected(device.id)
+    return {
+        "device_id": device.id,
+        "name": device.name,
+        "enrolled": device.enrolled,
+        "online": online(device, connected),
+        "last_seen": iso(device.last_seen) if device.last_seen else None,
+        "status": device.status,
+        "config_version": device.config_version,
+        "config": device.config,
+        "hardware": device.hardware,
+    }
+
+
+@routes.post("/api/v1/clinics/{clinic_id}/devices")
+async def create_device(request: web.Request) -> web.Response:
+    who = await authenticate(request)
+    clinic_id = request.match_info["clinic_id"]
+    if not is_clinic_admin(who, clinic_id):
+        raise ForbiddenError("only a clinic admin of this clinic may add devices")
+    body = await parse_body(request, NewDevice)
+    code, expires = new_enrollment_code(), time.time() + CODE_TTL_S
+    config = DeviceConfig(name=body.name).model_dump(mode="json")
+    device_id = await request.app[STORAGE].create_device(
+        clinic_id, body.name, secret_hash(code), expires, config
+    )
+    return web.json_response(
+        {"device_id": device_id, "enrollment_code": code, "expires_at": iso(expires)}, status=201
+    )
+
+
+@routes.get("/api/v1/clinics/{clinic_id}/devices")
+async def list_devices(request: web.Request) -> web.Response:
+    who = await authenticate(request)
+    clinic_id = request.match_info["clinic_id"]
+    if not is_clinic_admin(who, clinic_id):
+        raise ForbiddenError("only a clinic admin of this clinic may see its devices")
+    devices = await request.app[STORAGE].devices(clinic_id)
+    return web.json_response([device_json(request, d) for d in devices])
+
+
+@routes.put("/api/v1/devices/{device_id}/config")
+async def put_config(request: web.Request) -> web.Response:
+    _, device = await admin_device(request)
+    try:
+        data = await request.json()
+    except ValueError:
+        raise InvalidError(["body: not valid JSON"]) from None
+    try:
+        config = DeviceConfig.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidError(problems(exc)) from None
+    wrong = []
+    storage = request.app[STORAGE]
+    for number, button in sorted(config.buttons.items()):
+        if button.room_id is None:
+            continue
+        room = await storage.room(button.room_id)
+        if (
+            room is None
+            or room.clinic_id != device.clinic_id
+            or room.kind not in (RoomKind.MEETING_ROOM, RoomKind.USER_ROOM)
+        ):
+            wrong.append(
+                f"buttons.{number}.room_id: no meeting room or user room {button.room_id} "
+                "in this clinic"
+            )
+    if wrong:
+        raise InvalidError(wrong)
+    stored = config.model_dump(mode="json")
+    version = await storage.set_device_config(device.id, stored)
+    await request.app[CHANNELS].send(device.id, config_message(version, stored))
+    return web.json_response({"config_version": version})
+
+
+@routes.post("/api/v1/devices/{device_id}/commands")
+async def send_command(request: web.Request) -> web.Response:
+    _, device = await admin_device(request)
+    body = await parse_body(request, NewCommand)
+    storage = request.app[STORAGE]
+    command_id = await storage.add_command(device.id, body.action)
+    delivered = await request.app[CHANNELS].send(
+        device.id, command_message(command_id, body.action)
+    )
+    if not delivered:
+        await storage.answer_command(device.id, command_id, False, "device offline")
+    return web.json_response({"command_id": command_id}, status=201)
+
+
+@routes.get("/api/v1/devices/{device_id}/commands/{command_id}")
+async def get_command(request: web.Request) -> web.Response:
+    _, device = await admin_device(request)
+    command = await request.app[STORAGE].command(request.match_info["command_id"])
+    if command is None or command.device_id != device.id:
+        raise NotFoundError("no such command")
+    return web.json_response(
+        {
+            "command_id": command.id,
+            "action": command.action,
+            "created_at": iso(command.created_at),
+            "ok": command.ok,
+            "message": command.message,
+        }
+    )
+
+
+@routes.delete("/api/v1/devices/{device_id}")
+async def revoke(request: web.Request) -> web.Response:
+    _, device = await admin_device(request)
+    await request.app[STORAGE].revoke_device(device.id)
+    # at once: its channel closes, and it leaves any call it is in
+    await request.app[CHANNELS].close(device.id, CLOSE_REVOKED, "revoked")
+    await request.app[HUB].kick(
+        lambda claims: claims.subject == device.id, CLOSE_REVOKED, "revoked"
+    )
+    return web.json_response({"device_id": device.id, "revoked": True})
+
+
+@routes.post("/api/v1/enroll")
+async def enroll(request: web.Request) -> web.Response:
+    limiter = request.app[ENROLL_LIMITER]
+    client = request.remote or "unknown"
+    if limiter.blocked(client):
+        raise RateLimitedError("too many failed enrollment attempts; wait a minute")
+    body = await parse_body(request, Enrollment)
+    token = new_secret()
+    device = await request.app[STORAGE].enroll(
+        secret_hash(normalise_code(body.enrollment_code)),
+        secret_hash(token),
+        body.hardware.model_dump(),
+    )
+    if device is None:
+        limiter.fail(client)
+        raise InvalidCodeError("the enrollment code is wrong, used or expired")
+    return web.json_response(
+        {
+            "device_id": device.id,
+            "device_token": token,
+            "clinic_id": device.clinic_id,
+            "config": device.config,
+            "config_version": device.config_version,
+        }
+    )
+
+
+@routes.get("/api/v1/device/channel")
+async def channel(request: web.Request) -> web.StreamResponse:
+    storage = request.app[STORAGE]
+    device = await authenticate_device(request, storage)
+    return await request.app[CHANNELS].serve(request, storage, device)

@@ -1,0 +1,1 @@
+"""Being a managed endpoint: enrollment, the cached credential and config, the channel."""

@@ -1,0 +1,24 @@
+"""Reconnect delays: exponential, capped, with full jitter (injectable for tests)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Backoff:
+    initial_s: float = 0.5
+    cap_s: float = 30.0
+    factor: float = 2.0
+    rng: random.Random = field(default_factory=random.Random)
+    _attempt: int = 0
+
+    def next_delay(self) -> float:
+        ceiling = min(self.cap_s, self.initial_s * self.factor**self._attempt)
+        self._attempt += 1
+        # full jitter: a clinic's boxes coming back together do not reconnect in lockstep
+        return self.rng.uniform(ceiling / 2, ceiling)
+
+    def reset(self) -> None:
+        self._attempt = 0

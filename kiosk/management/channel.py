@@ -1,0 +1,155 @@
+"""The device channel client: stays connected to the clinic while the box is enrolled.
+
+Config and commands arrive here; heartbeats leave from here. Reconnects with backoff; a
+close with 4403 (revoked) or a refused token is fatal, anything else is retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aiohttp
+
+from kiosk.management.backoff import Backoff
+from kiosk.management.state import Credential
+from kiosk.signalling.channel import CHANNEL_PATH, CLOSE_REVOKED
+
+log = logging.getLogger(__name__)
+
+
+class ChannelHandler(Protocol):
+    async def on_config(self, version: int, config: dict[str, Any]) -> None: ...
+
+    async def on_command(self, command_id: str, action: str) -> tuple[bool, str | None]: ...
+
+    def on_revoked(self) -> None: ...
+
+    def on_connection(self, connected: bool) -> None: ...
+
+    def heartbeat(self) -> dict[str, Any]: ...
+
+    def heartbeat_seconds(self) -> float: ...
+
+
+@dataclass
+class Revoked(Exception):
+    reason: str
+
+
+class ChannelClient:
+    def __init__(
+        self,
+        credential: Credential,
+        handler: ChannelHandler,
+        backoff: Backoff | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._credential = credential
+        self._handler = handler
+        self._backoff = backoff or Backoff()
+        self._sleep = sleep
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._reconnect = asyncio.Event()
+
+    @property
+    def url(self) -> str:
+        base = self._credential.clinic_url.rstrip("/")
+        return "ws" + base.removeprefix("http") + CHANNEL_PATH
+
+    async def run(self) -> None:
+        """Until cancelled or revoked."""
+        token = self._credential.device_token.get_secret_value()
+        headers = {"Authorization": f"Bearer {token}"}
+        async with aiohttp.ClientSession() as session:
+            while True:
+                try:
+                    await self._session(session, headers)
+                except Revoked as exc:
+                    log.warning("the clinic revoked this device: %s", exc.reason)
+                    self._handler.on_revoked()
+                    return
+                except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                    log.info("clinic channel: %s", exc or type(exc).__name__)
+                self._handler.on_connection(False)
+                delay = self._backoff.next_delay()
+                log.info("reconnecting to the clinic in %.1f s", delay)
+                await self._sleep(delay)
+
+    def reconnect(self) -> None:
+        """Drop the connection and connect again (the clinic resends the config)."""
+        self._reconnect.set()
+
+    async def send(self, message: dict[str, Any]) -> bool:
+        ws = self._ws
+        if ws is None or ws.closed:
+            return False
+        try:
+            await ws.send_str(json.dumps(message))
+        except (ConnectionError, RuntimeError):
+            return False
+        return True
+
+    async def _session(self, session: aiohttp.ClientSession, headers: dict[str, str]) -> None:
+        try:
+            ws = await session.ws_connect(self.url, headers=headers, heartbeat=20)
+        except aiohttp.WSServerHandshakeError as exc:
+            if exc.status == 401:
+                raise Revoked("the clinic does not know this device's token") from exc
+            raise
+        self._ws = ws
+        self._backoff.reset()
+        self._reconnect.clear()
+        self._handler.on_connection(True)
+        log.info("connected to the clinic at %s", self._credential.clinic_url)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                beats = tasks.create_task(self._beat(), name="heartbeat")
+                watcher = tasks.create_task(self._watch_reconnect(ws), name="reconnect")
+                try:
+                    await self._receive(ws)
+                finally:
+                    beats.cancel()
+                    watcher.cancel()
+        finally:
+            self._ws = None
+            await ws.close()
+        if ws.close_code == CLOSE_REVOKED:
+            raise Revoked("channel closed with 4403")
+
+    async def _watch_reconnect(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        await self._reconnect.wait()
+        await ws.close()
+
+    async def _beat(self) -> None:
+        while True:
+            await self.send(self._handler.heartbeat())
+            await asyncio.sleep(self._handler.heartbeat_seconds())
+
+    async def _receive(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for msg in ws:
+            if msg.type is not aiohttp.WSMsgType.TEXT:
+                continue
+            try:
+                data = json.loads(msg.data)
+            except ValueError:
+                log.warning("clinic sent a frame that is not JSON")
+                continue
+            kind = data.get("type") if isinstance(data, dict) else None
+            if kind == "config":
+                await self._handler.on_config(
+                    int(data.get("config_version", 0)), data.get("config")
+                )
+            elif kind == "command":
+                command_id, action = str(data.get("command_id")), str(data.get("action"))
+                ok, message = await self._handler.on_command(command_id, action)
+                result = {"type": "command_result", "command_id": command_id, "ok": ok}
+                if message:
+                    result["message"] = message
+                await self.send(result)
+            elif kind == "error":
+                log.warning("clinic says: %s", data.get("message"))

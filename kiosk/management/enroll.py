@@ -1,0 +1,102 @@
+"""Enrollment: a one-time code from the clinic admin becomes this box's credential."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from pydantic import SecretStr
+
+from kiosk.errors import KioskError
+from kiosk.management import hardware
+from kiosk.management.files import write_atomically
+from kiosk.management.state import Credential, DeviceState
+from kiosk.version import SOFTWARE_VERSION
+
+log = logging.getLogger(__name__)
+
+
+class EnrollmentError(KioskError, PermissionError):
+    """The clinic refused the code, or could not be asked."""
+
+
+async def enroll(clinic_url: str, code: str, state: DeviceState) -> Credential:
+    """Enroll with ``code``; saves the credential and the first config."""
+    body = {
+        "enrollment_code": code,
+        "hardware": {
+            "model": hardware.model(),
+            "serial": hardware.serial(),
+            "software_version": SOFTWARE_VERSION,
+        },
+    }
+    url = clinic_url.rstrip("/") + "/api/v1/enroll"
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as session,
+            session.post(url, json=body) as response,
+        ):
+            data: dict[str, Any] = await response.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise EnrollmentError(f"cannot reach the clinic at {clinic_url}: {reason}") from exc
+    if response.status != 200:
+        error = data.get("error", {}) if isinstance(data, dict) else {}
+        raise EnrollmentError(
+            f"the clinic refused the enrollment ({error.get('code', response.status)}): "
+            f"{error.get('message', 'no reason given')}"
+        )
+    credential = Credential(
+        device_id=data["device_id"],
+        clinic_id=data["clinic_id"],
+        clinic_url=clinic_url.rstrip("/"),
+        device_token=SecretStr(data["device_token"]),
+    )
+    # fsync on an SD card can take a while: never on the event loop
+    await asyncio.to_thread(state.save_credential, credential)
+    await asyncio.to_thread(state.save_config, int(data.get("config_version", 1)), data["config"])
+    log.info("enrolled as device %s of clinic %s", credential.device_id, credential.clinic_id)
+    return credential
+
+
+async def enroll_from_file(path: Path, state: DeviceState) -> Credential | None:
+    """First boot: the installer dropped ``code`` and ``clinic_url`` in a TOML file.
+
+    The file is deleted after success; after a failure it stays, and the reason is written
+    beside it (``<file>.error``) for whoever looks at the SD card.
+    """
+    error_note = path.with_name(path.name + ".error")
+    try:
+        found = await asyncio.to_thread(_read_enrollment_file, path)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError) as exc:
+        reason = f'{path} must hold code = "..." and clinic_url = "...": {exc}'
+        log.error("first-boot enrollment: %s", reason)
+        await asyncio.to_thread(write_atomically, error_note, (reason + "\n").encode())
+        return None
+    if found is None:
+        return None
+    code, url = found
+    try:
+        credential = await enroll(url, code, state)
+    except EnrollmentError as exc:
+        log.error("first-boot enrollment failed: %s", exc)
+        await asyncio.to_thread(write_atomically, error_note, (str(exc) + "\n").encode())
+        return None
+    await asyncio.to_thread(_remove, path, error_note)
+    return credential
+
+
+def _read_enrollment_file(path: Path) -> tuple[str, str] | None:
+    if not path.is_file():
+        return None
+    data = tomllib.loads(path.read_text())
+    return str(data["code"]), str(data["clinic_url"])
+
+
+def _remove(*paths: Path) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)

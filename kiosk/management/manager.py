@@ -1,0 +1,164 @@
+"""Management of the box by its clinic: enrollment state, config, commands, heartbeats.
+
+Owns the channel task. Talks to the rest of the daemon only through the `Daemon` it is
+given (events into the state machine, status out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from kiosk.controller import (
+    Action,
+    ButtonAction,
+    ConfigApplied,
+    Identify,
+    RemoteCommand,
+    Unenrolled,
+)
+from kiosk.management import hardware
+from kiosk.management.backoff import Backoff
+from kiosk.management.channel import ChannelClient
+from kiosk.management.enroll import enroll, enroll_from_file
+from kiosk.management.state import Credential, DeviceState
+from kiosk.signalling.device_config import DeviceConfig, problems
+from kiosk.version import SOFTWARE_VERSION
+
+if TYPE_CHECKING:
+    from kiosk.daemon import Daemon
+
+log = logging.getLogger(__name__)
+
+EXIT_RESTART = 75  # EX_TEMPFAIL: systemd's Restart=on-failure starts the daemon again
+
+
+def controller_event(config: DeviceConfig) -> ConfigApplied:
+    buttons = {
+        int(number): ButtonAction(Action(button.action), button.room_id)
+        for number, button in config.buttons.items()
+    }
+    return ConfigApplied(buttons, auto_leave_minutes=config.auto_leave_minutes)
+
+
+class Manager:
+    def __init__(
+        self,
+        daemon: Daemon,
+        state: DeviceState,
+        enrollment_file: Path | None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._daemon = daemon
+        self._state = state
+        self._enrollment_file = enrollment_file
+        self._backoff = backoff
+        self.credential: Credential | None = None
+        self.config: DeviceConfig | None = None
+        self.config_version: int | None = None
+        self.config_error: str | None = None
+        self.connected = False
+        self._enrolled = asyncio.Event()
+        self._channel: ChannelClient | None = None
+
+    async def run(self) -> None:
+        """Until cancelled: enrolled, connected, and again after a revocation."""
+        await asyncio.to_thread(self._state.remove_leftovers)
+        while True:
+            credential = await asyncio.to_thread(self._state.credential)
+            if credential is None and self._enrollment_file is not None:
+                credential = await enroll_from_file(self._enrollment_file, self._state)
+            if credential is None:
+                log.info("not enrolled: `kiosk enroll CODE --clinic-url URL` enrolls this box")
+                self._enrolled.clear()
+                await self._enrolled.wait()
+                continue
+            self.credential = credential
+            cached = await asyncio.to_thread(self._state.config)
+            if cached is not None:
+                self._apply(cached.version, cached.config)  # the last good one, offline too
+            self._channel = ChannelClient(credential, self, self._backoff)
+            await self._channel.run()  # returns only when revoked
+            self._channel = None
+            await asyncio.to_thread(self._state.forget)
+            self.credential, self.config, self.config_version = None, None, None
+            self._daemon.dispatch(Unenrolled("revoked by the clinic"))
+
+    async def enroll(self, clinic_url: str, code: str) -> Credential:
+        """`kiosk enroll` while the daemon runs."""
+        if self.credential is not None:
+            raise ValueError(f"already enrolled as {self.credential.device_id}")
+        credential = await enroll(clinic_url, code, self._state)
+        self._enrolled.set()
+        return credential
+
+    # ---- what the channel reports -----------------------------------------------------
+
+    def on_connection(self, connected: bool) -> None:
+        self.connected = connected
+
+    async def on_config(self, version: int, data: dict[str, Any]) -> None:
+        try:
+            config = DeviceConfig.model_validate(data)
+        except ValidationError as exc:
+            # keep the last good config; the admin sees why in the next heartbeat
+            self.config_error = "; ".join(problems(exc))
+            log.error("rejected config version %d: %s", version, self.config_error)
+            return
+        self.config_error = None
+        await asyncio.to_thread(self._state.save_config, version, config.model_dump(mode="json"))
+        self._apply(version, config)
+
+    def _apply(self, version: int, config: DeviceConfig) -> None:
+        if self.config == config and self.config_version == version:
+            return
+        log.info("device config version %d applied", version)
+        self.config, self.config_version = config, version
+        self._daemon.dispatch(controller_event(config))
+
+    async def on_command(self, command_id: str, action: str) -> tuple[bool, str | None]:
+        log.info("command %s from the clinic: %s", command_id, action)
+        match action:
+            case "leave" | "mute":
+                return await self._daemon.remote_command(RemoteCommand(action, command_id))
+            case "identify":
+                self._daemon.dispatch(Identify())
+                return True, "blinking every LED for 10 s"
+            case "reload_config":
+                if self._channel is not None:
+                    self._channel.reconnect()  # the clinic sends the config on connect
+                return True, "reloading"
+            case "restart":
+                # answer first, then stop: systemd starts the daemon again
+                asyncio.get_running_loop().call_later(0.5, self._daemon.stop, EXIT_RESTART)
+                return True, "restarting"
+        return False, f"unknown command {action!r}"
+
+    def on_revoked(self) -> None:
+        log.warning("this device was revoked; forgetting its credential")
+
+    def heartbeat_seconds(self) -> float:
+        return float(self.config.heartbeat_seconds if self.config else 15)
+
+    def heartbeat(self) -> dict[str, Any]:
+        status = self._daemon.status()
+        beat: dict[str, Any] = {
+            "type": "heartbeat",
+            "state": status["state"],
+            "room_id": status["room_id"],
+            "signalling": status["signalling"],
+            "peripherals": status["peripherals"],
+            "software_version": SOFTWARE_VERSION,
+            "uptime_s": status["uptime_s"],
+            "config_version": self.config_version,
+        }
+        temp = hardware.cpu_temp_c()
+        if temp is not None:
+            beat["cpu_temp_c"] = temp
+        if self.config_error:
+            beat["config_error"] = self.config_error
+        return beat

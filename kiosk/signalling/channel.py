@@ -1,0 +1,46 @@
+"""Device channel messages (PROTOCOL.md section 4), shared by the clinic and the device."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CHANNEL_PATH = "/api/v1/device/channel"
+CLOSE_REVOKED = 4403
+COMMAND_ACTIONS = ("leave", "mute", "restart", "reload_config", "identify")
+
+CommandAction = Literal["leave", "mute", "restart", "reload_config", "identify"]
+PeripheralState = Literal["ok", "missing", "error"]
+
+
+class _Msg(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Heartbeat(_Msg):
+    type: Literal["heartbeat"]
+    state: Literal["idle", "joining", "in_call", "leaving", "error", "not_enrolled"]
+    room_id: str | None = None
+    signalling: Literal["cloud", "local"] = "cloud"
+    peripherals: dict[str, PeripheralState] = Field(default_factory=dict)
+    software_version: str = Field("", max_length=64)
+    uptime_s: float = 0
+    cpu_temp_c: float | None = None
+    config_version: int | None = None
+    config_error: str | None = Field(None, max_length=2000)
+
+
+class CommandResultMsg(_Msg):
+    type: Literal["command_result"]
+    command_id: str = Field(min_length=1, max_length=64)
+    ok: bool
+    message: str | None = Field(None, max_length=2000)
+
+
+def config_message(version: int, config: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "config", "config_version": version, "config": config}
+
+
+def command_message(command_id: str, action: str) -> dict[str, Any]:
+    return {"type": "command", "command_id": command_id, "action": action}
