@@ -27,7 +27,8 @@ while True:
         "device_id": f"dv_{n}", "clinic_id": "cl_1", "clinic_url": "http://127.0.0.1:1",
         "device_token": "t" * 43 + str(n),
     }, mode=0o600)
-    write_json(state / "device-config.json", {"version": n, "config": {**config, "pad": "x" * (n % 5000)}}, mode=0o600)
+    padded = {**config, "pad": "x" * (n % 5000)}
+    write_json(state / "device-config.json", {"version": n, "config": padded}, mode=0o600)
 """
 
 

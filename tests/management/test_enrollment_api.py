@@ -22,7 +22,8 @@ HARDWARE = {"model": "Raspberry Pi 4", "serial": "abc", "software_version": "0.1
 async def test_a_code_enrolls_once(clinic_server: ClinicServer, clinic: ClinicFixture) -> None:
     created = await new_device(clinic_server, clinic)
     code = created["enrollment_code"]
-    assert len(code) == 16 and code.isdigit()
+    assert len(code) == 16
+    assert code.isdigit()
     assert created["expires_at"].endswith("Z")
     body = {"enrollment_code": code, "hardware": HARDWARE}
     enrolled = await clinic_server.ok("POST", "/enroll", body=body)

@@ -154,6 +154,9 @@ async def test_enroll_manage_and_revoke(
     await again.start()
     assert (await again.status())["config_version"] == version
     await eventually(online)
+    device_token = json.loads(credential.read_text())["device_token"]
+    rooms_path = f"/clinics/{clinic.clinic_id}/rooms"
+    assert await clinic_server.ok("GET", rooms_path, device_token)  # a device sees its rooms
     await clinic_server.ok("DELETE", f"/devices/{device_id}", admin)
 
     async def forgotten() -> bool:
@@ -163,9 +166,8 @@ async def test_enroll_manage_and_revoke(
     await eventually(forgotten)
     assert not credential.exists()
     assert (await again.status())["leds"]["ready"] == "pulse(0.5)"
-    status, data = await clinic_server.call("GET", f"/clinics/{clinic.clinic_id}/rooms",
-                                            None)  # fmt: skip
-    assert status == 401
+    status, _ = await clinic_server.call("GET", rooms_path, device_token)
+    assert status == 401  # the token stopped working at once
     assert again.stop()[0] == 0
 
 
