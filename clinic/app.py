@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 from pathlib import Path
 
 from aiohttp import web
 
+from clinic.alerts import Alerts
 from clinic.auth import Passwords
 from clinic.consultations import Consultations
 from clinic.device_channels import DeviceChannels
@@ -50,7 +53,7 @@ def build_app(storage: Storage, public_url: str | None = None) -> web.Applicatio
     app[PASSWORDS] = Passwords()
     app[PUBLIC_URL] = public_url
     app[CONSULTATIONS] = consultations
-    app[CHANNELS] = DeviceChannels()
+    app[CHANNELS] = DeviceChannels(Alerts(storage))
     app[ENROLL_LIMITER] = FailureLimiter(limit=5, window_s=60)
     app.add_routes(accounts.routes)
     app.add_routes(devices.routes)
@@ -61,8 +64,17 @@ def build_app(storage: Storage, public_url: str | None = None) -> web.Applicatio
         app.router.add_get(path, _page_handler(filename))
     app.router.add_static("/static", STATIC)
     app.cleanup_ctx.append(_consultations_worker)
+    app.cleanup_ctx.append(_alerts_worker)
     app.on_shutdown.append(_close_device_channels)
     return app
+
+
+async def _alerts_worker(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(app[CHANNELS].alerts.run(), name="alerts")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _close_device_channels(app: web.Application) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import ValidationError
 
+from clinic.alerts import Alerts
 from clinic.auth import secret_hash
 from clinic.errors import UnauthorizedError
 from clinic.storage import DeviceRecord, Storage
@@ -27,8 +28,9 @@ CLOSE_REPLACED = 4409
 class DeviceChannels:
     """The open channel of every connected device."""
 
-    def __init__(self) -> None:
+    def __init__(self, alerts: Alerts) -> None:
         self._sockets: dict[str, web.WebSocketResponse] = {}
+        self.alerts = alerts
 
     def connected(self, device_id: str) -> bool:
         return device_id in self._sockets
@@ -44,6 +46,7 @@ class DeviceChannels:
         return True
 
     async def close(self, device_id: str, code: int, reason: str) -> None:
+        self.alerts.forget(device_id)
         ws = self._sockets.pop(device_id, None)
         if ws is not None:
             await ws.close(code=code, message=reason.encode())
@@ -62,6 +65,8 @@ class DeviceChannels:
             await old.close(code=CLOSE_REPLACED, message=b"replaced by a new connection")
         self._sockets[device.id] = ws
         log.info("device %s connected", device.id)
+        interval = float(device.config.get("heartbeat_seconds", 15))
+        self.alerts.connected(device.id, device.clinic_id, device.name, interval)
         try:
             await storage.record_heartbeat(device.id, None)
             await ws.send_str(json.dumps(config_message(device.config_version, device.config)))
@@ -72,6 +77,7 @@ class DeviceChannels:
         finally:
             if self._sockets.get(device.id) is ws:
                 del self._sockets[device.id]
+                self.alerts.disconnected(device.id)
             log.info("device %s disconnected", device.id)
         return ws
 
@@ -85,6 +91,9 @@ class DeviceChannels:
             if kind == "heartbeat":
                 beat = Heartbeat.model_validate(data)
                 await storage.record_heartbeat(device_id, beat.model_dump(mode="json"))
+                device = await storage.device(device_id)
+                interval = float(device.config.get("heartbeat_seconds", 15)) if device else 15.0
+                self.alerts.heartbeat(device_id, dict(beat.peripherals), interval)
             elif kind == "command_result":
                 r = CommandResultMsg.model_validate(data)
                 await storage.answer_command(device_id, r.command_id, r.ok, r.message)

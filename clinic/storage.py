@@ -27,6 +27,7 @@ clinics = sa.Table(
     sa.Column("id", sa.String, primary_key=True),
     sa.Column("name", sa.String, nullable=False),
     sa.Column("signing_key", sa.LargeBinary, nullable=False),  # Ed25519, PKCS#8 PEM
+    sa.Column("alert_webhook", sa.String, nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
 )
 
@@ -265,6 +266,19 @@ class Storage:
             )
         return key
 
+    async def alert_webhook(self, clinic_id: str) -> str | None:
+        async with self._engine.connect() as conn:
+            url: str | None = await conn.scalar(
+                sa.select(clinics.c.alert_webhook).where(clinics.c.id == clinic_id)
+            )
+        return url
+
+    async def set_alert_webhook(self, clinic_id: str, url: str | None) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                clinics.update().where(clinics.c.id == clinic_id).values(alert_webhook=url)
+            )
+
     async def clinic_exists(self, clinic_id: str) -> bool:
         async with self._engine.connect() as conn:
             found = await conn.scalar(sa.select(clinics.c.id).where(clinics.c.id == clinic_id))
@@ -304,6 +318,11 @@ class Storage:
         async with self._engine.connect() as conn:
             row = (await conn.execute(sa.select(members).where(members.c.id == member_id))).first()
         return None if row is None else _member(row)
+
+    async def members(self, clinic_id: str) -> list[tuple[Member, str]]:
+        query = sa.select(members).where(members.c.clinic_id == clinic_id).order_by(members.c.name)
+        async with self._engine.connect() as conn:
+            return [(_member(row), row.email) for row in await conn.execute(query)]
 
     async def member_email(self, member_id: str) -> str | None:
         async with self._engine.connect() as conn:

@@ -61,3 +61,24 @@ async def create_member(request: web.Request) -> web.Response:
         },
         status=201,
     )
+
+
+@routes.get("/api/v1/clinics/{clinic_id}/members")
+async def list_members(request: web.Request) -> web.Response:
+    who = await authenticate(request)
+    clinic_id = request.match_info["clinic_id"]
+    if not is_clinic_admin(who, clinic_id):
+        raise ForbiddenError("only a clinic admin of this clinic may list members")
+    members = await request.app[STORAGE].members(clinic_id)
+    return web.json_response(
+        [
+            {
+                "id": m.id,
+                "email": email,
+                "name": m.name,
+                "role": m.role.value,
+                "clinic_id": clinic_id,
+            }
+            for m, email in members
+        ]
+    )

@@ -222,3 +222,18 @@ async def channel(request: web.Request) -> web.StreamResponse:
     storage = request.app[STORAGE]
     device = await authenticate_device(request, storage)
     return await request.app[CHANNELS].serve(request, storage, device)
+
+
+class AlertWebhook(BaseModel):
+    url: str | None = Field(None, max_length=2000, pattern=r"^https?://")
+
+
+@routes.put("/api/v1/clinics/{clinic_id}/alert-webhook")
+async def set_alert_webhook(request: web.Request) -> web.Response:
+    who = await authenticate(request)
+    clinic_id = request.match_info["clinic_id"]
+    if not is_clinic_admin(who, clinic_id):
+        raise ForbiddenError("only a clinic admin of this clinic")
+    body = await parse_body(request, AlertWebhook)
+    await request.app[STORAGE].set_alert_webhook(clinic_id, body.url)
+    return web.json_response({"url": body.url})

@@ -1,0 +1,119 @@
+"""Alerts to a clinic's webhook: a device went offline, or a peripheral went missing/bad.
+
+The device channel reports what it sees; one worker task posts the alerts in order, so a
+slow or broken receiver never holds up the channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from clinic.storage import Storage
+
+log = logging.getLogger(__name__)
+
+SWEEP_S = 0.5
+
+
+@dataclass
+class _Watched:
+    clinic_id: str
+    name: str
+    interval_s: float
+    last_seen: float
+    connected: bool
+    online: bool = True
+    peripherals: dict[str, str] | None = None
+
+
+class Alerts:
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._devices: dict[str, _Watched] = {}
+        self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+
+    # ---- what the device channel reports ----------------------------------------------
+
+    def connected(self, device_id: str, clinic_id: str, name: str, interval_s: float) -> None:
+        watched = self._devices.get(device_id)
+        if watched is None:
+            watched = self._devices[device_id] = _Watched(
+                clinic_id, name, interval_s, time.time(), connected=True
+            )
+        watched.connected, watched.online = True, True
+        watched.last_seen, watched.interval_s = time.time(), interval_s
+
+    def heartbeat(self, device_id: str, peripherals: dict[str, str], interval_s: float) -> None:
+        watched = self._devices.get(device_id)
+        if watched is None:
+            return
+        watched.last_seen, watched.interval_s, watched.online = time.time(), interval_s, True
+        before = watched.peripherals or {}
+        for part, state in sorted(peripherals.items()):
+            if state in ("missing", "error") and before.get(part) != state:
+                self._alert(device_id, watched, "peripheral_problem", f"{part} {state}")
+        watched.peripherals = dict(peripherals)
+
+    def disconnected(self, device_id: str) -> None:
+        watched = self._devices.get(device_id)
+        if watched is not None:
+            watched.connected = False
+            self._offline(device_id, watched, "channel closed")
+
+    def forget(self, device_id: str) -> None:
+        """Revoked: no more alerts about it."""
+        self._devices.pop(device_id, None)
+
+    # ---- the work ---------------------------------------------------------------------
+
+    def _offline(self, device_id: str, watched: _Watched, why: str) -> None:
+        if watched.online:
+            watched.online = False
+            self._alert(device_id, watched, "device_offline", why)
+
+    def _alert(self, device_id: str, watched: _Watched, event: str, detail: str) -> None:
+        self._queue.put_nowait(
+            {
+                "event": event,
+                "clinic_id": watched.clinic_id,
+                "device_id": device_id,
+                "device_name": watched.name,
+                "detail": detail,
+                "at": time.time(),
+            }
+        )
+
+    async def run(self) -> None:
+        """Sweep for silent devices and deliver alerts, until cancelled."""
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session,
+            asyncio.TaskGroup() as tasks,
+        ):
+            tasks.create_task(self._sweep())
+            while (alert := await self._queue.get()) is not None:
+                await self._deliver(session, alert)
+
+    async def _sweep(self) -> None:
+        while True:
+            now = time.time()
+            for device_id, watched in list(self._devices.items()):
+                if now - watched.last_seen > 2 * watched.interval_s:
+                    self._offline(device_id, watched, "no heartbeat for two intervals")
+            await asyncio.sleep(SWEEP_S)
+
+    async def _deliver(self, session: aiohttp.ClientSession, alert: dict[str, Any]) -> None:
+        url = await self._storage.alert_webhook(alert["clinic_id"])
+        if not url:
+            return
+        try:
+            async with session.post(url, json=alert) as response:
+                if response.status >= 300:
+                    log.warning("alert webhook %s answered %d", url, response.status)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("alert webhook %s failed: %s", url, exc or type(exc).__name__)

@@ -1,0 +1,187 @@
+// The clinic admin's page: devices (status, enrollment codes, buttons, video, commands,
+// revocation), rooms and members.
+import { api, el, requireLogin } from "/static/api.js";
+
+const me = requireLogin();
+document.getElementById("who").textContent = me.name;
+const clinic = `/clinics/${me.clinic_id}`;
+const error = document.getElementById("error");
+const ACTIONS = ["", "join", "leave", "toggle_mute", "toggle_camera", "answer_next_patient"];
+const SIZES = [[640, 480], [1280, 720], [1920, 1080]];
+let rooms = [];
+let members = [];
+let editing = null;
+
+const show = (e) => { error.textContent = e.message; };
+const ago = (iso) => (iso ? `${Math.round((Date.now() - Date.parse(iso)) / 1000)} s ago` : "never");
+
+async function loadDevices() {
+  const devices = await api("GET", `${clinic}/devices`);
+  document.getElementById("devices").replaceChildren(...devices.map((d) => {
+    const s = d.status || {};
+    const peripherals = Object.entries(s.peripherals || {}).map(([k, v]) => `${k} ${v}`).join(", ");
+    const state = d.online ? `${s.state || ""}${s.room_id ? " in " + roomName(s.room_id) : ""}` +
+      ` (${s.signalling || "cloud"})` : "";
+    return el("tr", { "data-device": d.device_id },
+      el("td", {}, el("a", { href: "#", onclick: (e) => { e.preventDefault(); edit(d); } }, d.name)),
+      el("td", { class: "online" }, d.enrolled ? (d.online ? "online" : "offline") : "not enrolled"),
+      el("td", {}, state + (s.config_error ? ` · config refused: ${s.config_error}` : "")),
+      el("td", {}, peripherals),
+      el("td", {}, s.software_version || ""),
+      el("td", {}, ago(d.last_seen)));
+  }));
+  if (editing) {
+    const fresh = devices.find((d) => d.device_id === editing.device_id);
+    if (!fresh) closeEditor();
+  }
+}
+
+function roomName(id) { return (rooms.find((r) => r.id === id) || { name: id }).name; }
+
+function select(name, options, value) {
+  const node = el("select", { name });
+  for (const [val, label] of options) {
+    const option = el("option", { value: val }, label);
+    if (String(val) === String(value ?? "")) option.selected = true;
+    node.append(option);
+  }
+  return node;
+}
+
+function edit(device) {
+  editing = device;
+  const config = device.config;
+  const callRooms = rooms.filter((r) => r.kind === "meeting_room" || r.kind === "user_room");
+  const rows = [];
+  for (let n = 1; n <= 6; n++) {
+    const b = config.buttons[String(n)] || {};
+    rows.push(el("tr", { "data-button": String(n) },
+      el("td", {}, `Button ${n}`),
+      el("td", {}, select(`action-${n}`, ACTIONS.map((a) => [a, a ? a.replaceAll("_", " ") : "nothing"]), b.action)),
+      el("td", {}, select(`room-${n}`, [["", "—"], ...callRooms.map((r) => [r.id, r.name])], b.room_id))));
+  }
+  const v = config.video;
+  const form = el("form", { id: "config-form" },
+    el("h3", {}, `${device.name}`),
+    el("table", {}, el("tbody", {}, ...rows)),
+    el("label", {}, "Video size"),
+    select("size", SIZES.map(([w, h]) => [`${w}x${h}`, `${w} × ${h}`]), `${v.width}x${v.height}`),
+    el("label", {}, "Frames per second"), select("fps", [[15, "15"], [25, "25"], [30, "30"]], v.fps),
+    el("label", {}, "Codec"), select("codec", [["H264", "H.264"], ["VP8", "VP8"]], v.codec),
+    el("label", {}, "Maximum bitrate (kbit/s)"),
+    el("input", { name: "bitrate", type: "number", min: "100", max: "8000", value: String(v.max_bitrate_kbps) }),
+    el("p", {}, el("button", { type: "submit", id: "save-config" }, "Save"), " ",
+      el("span", { class: "muted", id: "saved" })));
+  form.addEventListener("submit", (e) => { e.preventDefault(); save(device, form); });
+  const commands = el("p", {}, ...["identify", "mute", "leave", "reload_config", "restart"].map((action) =>
+    el("button", { class: "secondary command", "data-action": action, onclick: () => command(device, action) },
+      action.replace("_", " "))), " ", el("span", { id: "command-result", class: "muted" }));
+  const revoke = el("button", { class: "danger", id: "revoke", onclick: () => revokeDevice(device) }, "Revoke");
+  const editor = document.getElementById("editor");
+  editor.replaceChildren(form, el("h3", {}, "Commands"), commands, revoke);
+  editor.hidden = false;
+}
+
+function closeEditor() { editing = null; document.getElementById("editor").hidden = true; }
+
+async function save(device, form) {
+  const data = new FormData(form);
+  const buttons = {};
+  for (let n = 1; n <= 6; n++) {
+    const action = data.get(`action-${n}`);
+    if (!action) continue;
+    buttons[String(n)] = action === "join" ? { action, room_id: data.get(`room-${n}`) || null } : { action };
+  }
+  const [width, height] = data.get("size").split("x").map(Number);
+  const config = { ...device.config, buttons,
+    video: { ...device.config.video, width, height, fps: Number(data.get("fps")), codec: data.get("codec"),
+             max_bitrate_kbps: Number(data.get("bitrate")) } };
+  try {
+    const answer = await api("PUT", `/devices/${device.device_id}/config`, config);
+    device.config = config;
+    document.getElementById("saved").textContent = `saved as version ${answer.config_version}`;
+    error.textContent = "";
+  } catch (e) { show(e); }
+}
+
+async function command(device, action) {
+  const out = document.getElementById("command-result");
+  try {
+    const { command_id } = await api("POST", `/devices/${device.device_id}/commands`, { action });
+    out.textContent = `${action}: sent…`;
+    for (let i = 0; i < 20; i++) {
+      const result = await api("GET", `/devices/${device.device_id}/commands/${command_id}`);
+      if (result.ok !== null) {
+        out.textContent = `${action}: ${result.ok ? "done" : "failed"}${result.message ? " — " + result.message : ""}`;
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    out.textContent = `${action}: no answer yet`;
+  } catch (e) { show(e); }
+}
+
+async function revokeDevice(device) {
+  if (!confirm(`Revoke ${device.name}? It will have to be enrolled again.`)) return;
+  try { await api("DELETE", `/devices/${device.device_id}`); closeEditor(); await loadDevices(); }
+  catch (e) { show(e); }
+}
+
+async function loadRoomsAndMembers() {
+  [rooms, members] = await Promise.all([api("GET", `${clinic}/rooms`), api("GET", `${clinic}/members`)]);
+  const owner = (id) => (members.find((m) => m.id === id) || {}).name || "";
+  document.getElementById("rooms").replaceChildren(...rooms.map((r) =>
+    el("tr", {}, el("td", {}, r.name), el("td", {}, r.kind.replaceAll("_", " ")), el("td", {}, owner(r.owner_id)))));
+  document.getElementById("members").replaceChildren(...members.map((m) =>
+    el("tr", {}, el("td", {}, m.name), el("td", {}, m.email), el("td", {}, m.role.replace("_", " ")))));
+  const withRoom = new Set(rooms.filter((r) => r.kind === "user_room").map((r) => r.owner_id));
+  document.getElementById("room-owner").replaceChildren(el("option", { value: "" }, "Meeting room"),
+    ...members.filter((m) => !withRoom.has(m.id)).map((m) => el("option", { value: m.id }, `User room of ${m.name}`)));
+}
+
+document.getElementById("add-device").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const form = e.target;
+  try {
+    const created = await api("POST", `${clinic}/devices`, { name: new FormData(form).get("name") });
+    const code = created.enrollment_code.replace(/(\d{4})(?=\d)/g, "$1 ");
+    document.getElementById("new-code").replaceChildren(
+      el("p", {}, "Enrollment code (shown once; valid until ", created.expires_at, "):"),
+      el("p", { class: "link", id: "enrollment-code" }, code),
+      el("p", { class: "muted" }, "On the box: kiosk enroll <code> --clinic-url ", location.origin));
+    form.reset();
+    await loadDevices();
+  } catch (err) { show(err); }
+});
+
+document.getElementById("alert-webhook").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const url = new FormData(e.target).get("url") || null;
+  try {
+    await api("PUT", `${clinic}/alert-webhook`, { url });
+    document.getElementById("webhook-saved").textContent = url ? "saved" : "removed";
+  } catch (err) { show(err); }
+});
+
+document.getElementById("add-room").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const data = new FormData(e.target);
+  const owner = data.get("owner");
+  const body = owner ? { kind: "user_room", name: data.get("name"), owner_id: owner }
+                     : { kind: "meeting_room", name: data.get("name") };
+  try { await api("POST", `${clinic}/rooms`, body); e.target.reset(); await loadRoomsAndMembers(); }
+  catch (err) { show(err); }
+});
+
+document.getElementById("add-member").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const data = Object.fromEntries(new FormData(e.target));
+  try { await api("POST", `${clinic}/members`, data); e.target.reset(); await loadRoomsAndMembers(); }
+  catch (err) { show(err); }
+});
+
+try {
+  await loadRoomsAndMembers();
+  await loadDevices();
+} catch (e) { show(e); }
+setInterval(() => loadDevices().catch(show), 2000);

@@ -1,0 +1,57 @@
+"""The admin pages in Chromium: add a device, read its code, map a button, see it online."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.browser import chromium
+from tests.clinic.test_pages import log_in
+from tests.clinic_server import ClinicFixture, ClinicServer
+from tests.management.test_managed_kiosk import eventually, kiosk_cli
+from tests.processes import KioskProcess
+
+
+async def test_admin_adds_a_device_maps_a_button_and_sees_it_online(
+    clinic_server: ClinicServer, clinic: ClinicFixture, tmp_path: Path
+) -> None:
+    kiosk = KioskProcess(tmp_path / "state", {"KIOSK_ENROLLMENT_FILE": str(tmp_path / "none")})
+    try:
+        async with chromium() as browser:
+            page = await browser.new_page()
+            await log_in(page, clinic_server, clinic.admin)
+            await page.click("#admin-link")
+            await page.wait_for_url("**/admin")
+            await page.fill("#device-name", "Exam room 3")
+            await page.click("#add-device button[type=submit]")
+            shown = await page.locator("#enrollment-code").text_content()
+            assert shown is not None
+            code = shown.replace(" ", "")
+            assert len(code) == 16
+
+            await page.click("#devices a:has-text('Exam room 3')")
+            await page.select_option("select[name=action-1]", "join")
+            await page.select_option("select[name=room-1]", clinic.meeting_room)
+            await page.select_option("select[name=action-4]", "toggle_mute")
+            await page.click("#save-config")
+            await page.wait_for_selector("#saved:has-text('version 2')")
+
+            enrolled = await kiosk_cli(kiosk.env, "enroll", code, "--clinic-url", clinic_server.url)
+            assert enrolled.returncode == 0, enrolled.stderr
+            await kiosk.start()
+            row = page.locator("#devices tr", has_text="Exam room 3")
+            await row.locator("td.online:has-text('online')").wait_for(timeout=15_000)
+            assert "camera ok" in (await row.text_content() or "")
+
+            async def configured() -> bool:
+                return (await kiosk.status())["config_version"] == 2
+
+            await eventually(configured)
+            await kiosk.press(4)  # the mapping the admin made: mute
+            assert (await kiosk.status())["muted"] is True
+
+            # a command from the page, answered by the box
+            await page.click("#devices a:has-text('Exam room 3')")
+            await page.click("button.command[data-action=identify]")
+            await page.wait_for_selector("#command-result:has-text('identify: done')")
+    finally:
+        kiosk.kill()

@@ -1,0 +1,77 @@
+"""The clinic's alert webhook, received by a real HTTP server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from tests.clinic_server import ClinicFixture, ClinicServer
+from tests.management.test_managed_kiosk import eventually, kiosk_cli
+from tests.processes import KioskProcess
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+    received: list[dict[str, Any]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}/hook", received
+    await runner.cleanup()
+
+
+async def test_missing_camera_and_going_offline_are_alerted(
+    clinic_server: ClinicServer,
+    clinic: ClinicFixture,
+    receiver: tuple[str, list[dict[str, Any]]],
+    tmp_path: Path,
+) -> None:
+    url, received = receiver
+    admin = clinic.admin.token
+    await clinic_server.ok("PUT", f"/clinics/{clinic.clinic_id}/alert-webhook", admin, {"url": url})
+    created = await clinic_server.ok(
+        "POST", f"/clinics/{clinic.clinic_id}/devices", admin, {"name": "Exam 4"}
+    )
+    await clinic_server.ok("PUT", f"/devices/{created['device_id']}/config", admin,
+                           {"name": "Exam 4", "heartbeat_seconds": 2})  # fmt: skip
+    kiosk = KioskProcess(tmp_path / "state", {
+        "KIOSK_ENROLLMENT_FILE": str(tmp_path / "none"),
+        "KIOSK_FAKE_FAULTS": '{"camera": "missing"}',
+    })  # fmt: skip
+    try:
+        enrolled = await kiosk_cli(kiosk.env, "enroll", created["enrollment_code"],
+                                   "--clinic-url", clinic_server.url)  # fmt: skip
+        assert enrolled.returncode == 0, enrolled.stderr
+        await kiosk.start()
+
+        async def alerted(event: str) -> dict[str, Any] | None:
+            return next((a for a in received if a["event"] == event), None)
+
+        problem = await eventually(lambda: alerted("peripheral_problem"))
+        assert problem["device_id"] == created["device_id"]
+        assert problem["device_name"] == "Exam 4"
+        assert problem["detail"] == "camera missing"
+        assert problem["clinic_id"] == clinic.clinic_id
+
+        kiosk.proc.send_signal(signal.SIGKILL)  # type: ignore[union-attr]
+        offline = await eventually(lambda: alerted("device_offline"), timeout=5)
+        assert offline["device_id"] == created["device_id"]
+        await asyncio.sleep(0.6)  # one sweep later: still one alert, not one per sweep
+        assert [a["event"] for a in received].count("device_offline") == 1
+    finally:
+        kiosk.kill()
