@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from hal import ButtonKind, Hal, HealthState
+from kiosk.call.engine import CallEngine
 from kiosk.config import Settings
 from kiosk.controller import (
     ButtonPressed,
@@ -21,6 +23,7 @@ from kiosk.controller import (
     JoinFailed,
     JoinNextPatient,
     JoinRoom,
+    JoinSucceeded,
     LeaveCall,
     LeaveFinished,
     PeripheralsChanged,
@@ -32,6 +35,8 @@ from kiosk.controller import (
     TimerFired,
 )
 from kiosk.errors import InvalidTransitionError
+from kiosk.management.clinic_api import ClinicApi, ClinicApiError
+from kiosk.signalling.client import JoinError
 from kiosk.timers import Timers
 from kiosk.version import SOFTWARE_VERSION
 
@@ -56,6 +61,8 @@ class Daemon:
         self._observers: list[Callable[[], None]] = []
         self._results: dict[str, asyncio.Future[tuple[bool, str | None]]] = {}
         self.manager: Manager | None = None
+        self.engine = CallEngine(hal)
+        self._call_work: asyncio.Task[None] | None = None
         self.stopped = asyncio.Event()
         self.exit_code = 0
 
@@ -119,21 +126,69 @@ class Daemon:
                 self.timers.start(name, seconds)
             case CancelTimer(name):
                 self.timers.cancel(name)
-            case JoinRoom() | JoinNextPatient():
-                # this build has no call engine yet: say so on the LEDs instead of hanging
-                self._queue.append(JoinFailed("calls are not available in this build"))
+            case JoinRoom(room_id):
+                self._call_step(self._join(room_id))
+            case JoinNextPatient():
+                self._call_step(self._join(None))
             case LeaveCall(reason):
                 log.info("leaving: %s", reason)
-                self._queue.append(LeaveFinished())
+                self._call_step(self._leave())
             case SetMicrophone(muted):
                 log.info("microphone %s", "muted" if muted else "live")
+                self.engine.set_muted(muted)
             case SetCamera(enabled):
                 log.info("camera %s", "on" if enabled else "off (privacy)")
+                self.engine.set_camera(enabled)
             case CommandResult(command_id, ok, message):
                 log.info("command %s: %s %s", command_id, "ok" if ok else "failed", message or "")
                 future = self._results.get(command_id)
                 if future is not None and not future.done():
                     future.set_result((ok, message))
+
+    # ---- the call: one step at a time (a leave cancels a join still under way) ---------
+
+    def _call_step(self, step: Coroutine[Any, Any, None]) -> None:
+        previous = self._call_work
+
+        async def chained() -> None:
+            if previous is not None and not previous.done():
+                previous.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await previous
+            await step
+
+        self._call_work = asyncio.create_task(chained(), name="call")
+
+    async def _join(self, room_id: str | None) -> None:
+        manager = self.manager
+        try:
+            if manager is None or manager.credential is None or manager.config is None:
+                raise ClinicApiError("not enrolled")
+            api = ClinicApi(manager.credential)
+            if room_id is None:
+                grant = await api.next_patient_token()
+                if grant is None:
+                    raise ClinicApiError("nobody is waiting")
+            else:
+                grant = await api.join_token(room_id)
+            joined = await self.engine.join(grant, manager.config.name, manager.config.video)
+        except (ClinicApiError, JoinError) as exc:
+            log.warning("join failed: %s", exc)
+            self.dispatch(JoinFailed(str(exc)))
+            return
+        self.dispatch(JoinSucceeded(joined))
+
+    async def _leave(self) -> None:
+        await self.engine.leave()
+        self.dispatch(LeaveFinished())
+
+    async def close(self) -> None:
+        """Release the call and everything it holds (shut-down)."""
+        if self._call_work is not None:
+            self._call_work.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._call_work
+        await self.engine.close()
 
     def _notify(self) -> None:
         for callback in self._observers:
@@ -189,7 +244,8 @@ class Daemon:
             "config_error": manager.config_error if manager else None,
             "peripherals": {name: h.state.value for name, h in health.items()},
             "peripheral_problems": {n: h.reason for n, h in health.items() if h.reason},
-            "peers": [],
+            "peers": self.engine.peers(),
+            "speaker_level_dbfs": self.engine.speaker_level_dbfs(),
             "muted": c.muted,
             "camera_off": c.camera_off,
             "leds": {name: str(mode) for name, mode in self.hal.leds.state().items()},

@@ -11,6 +11,7 @@ import time
 from contextlib import AsyncExitStack
 
 import hal as hal_pkg
+from kiosk.call.ice import restrict_host_addresses
 from kiosk.config import Settings
 from kiosk.control import ControlServer
 from kiosk.daemon import Daemon
@@ -63,8 +64,10 @@ async def _run(
     async with AsyncExitStack() as stack:
         # started in dependency order; the stack stops them in reverse, on every path
         await stack.enter_async_context(hal)
+        restrict_host_addresses(settings.ice_host_addresses)
         daemon = Daemon(settings, hal)
         stack.callback(daemon.timers.cancel_all)
+        stack.push_async_callback(daemon.close)
         manager = Manager(daemon, DeviceState(settings.state_dir), settings.enrollment_file)
         daemon.manager = manager
         control = ControlServer(settings.control_socket_path, daemon)

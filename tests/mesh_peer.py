@@ -6,14 +6,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections import Counter
+from collections import Counter, deque
 from typing import Any
 
 import aiohttp
+import av
+import numpy as np
+import numpy.typing as npt
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from hal.audio import SILENCE_DBFS, level_dbfs
 from hal.fake import FakeCamera, FakeMicrophone
 from hal.tracks import CameraTrack, MicrophoneTrack
 from kiosk.call.ice import rtc_configuration
@@ -35,6 +39,8 @@ class MeshPeer:
         self.pcs: dict[str, RTCPeerConnection] = {}
         self.video_frames: Counter[str] = Counter()
         self.audio_frames: Counter[str] = Counter()
+        self.last_video: dict[str, av.VideoFrame] = {}
+        self.recent_audio: dict[str, deque[npt.NDArray[np.int16]]] = {}
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.peer_id = ""
         self.ice_servers: list[dict[str, Any]] = []
@@ -87,17 +93,33 @@ class MeshPeer:
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
-            counter = self.video_frames if track.kind == "video" else self.audio_frames
-            self._spawn(self._consume(track, remote, counter))
+            self._spawn(self._consume(track, remote))
 
         self.pcs[remote] = pc
         return pc
 
-    async def _consume(self, track: MediaStreamTrack, remote: str, counter: Counter[str]) -> None:
+    async def _consume(self, track: MediaStreamTrack, remote: str) -> None:
         with contextlib.suppress(MediaStreamError):
             while True:
-                await track.recv()
-                counter[remote] += 1
+                frame = await track.recv()
+                if isinstance(frame, av.VideoFrame):
+                    self.video_frames[remote] += 1
+                    self.last_video[remote] = frame
+                else:
+                    self.audio_frames[remote] += 1
+                    assert isinstance(frame, av.AudioFrame)
+                    recent = self.recent_audio.setdefault(remote, deque(maxlen=25))
+                    recent.append(frame.to_ndarray().reshape(-1).astype(np.int16))
+
+    def audio_level(self, remote: str) -> float:
+        """RMS dBFS of the last half second heard from ``remote``."""
+        recent = self.recent_audio.get(remote)
+        if not recent:
+            return SILENCE_DBFS
+        return level_dbfs(np.concatenate(list(recent)))
+
+    def any_remote(self) -> str:
+        return next(iter(self.pcs))
 
     async def _read(self) -> None:
         assert self.ws is not None

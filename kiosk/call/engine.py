@@ -1,0 +1,229 @@
+"""The call engine: join a room through signalling, one peer connection per participant
+(the newcomer offers), media from the HAL, and everything released on leave."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import aiohttp
+from aiortc.contrib.media import MediaRelay
+
+from hal import Hal
+from kiosk.call.audio import MicrophoneTrack, Mixer
+from kiosk.call.peer import PeerLink
+from kiosk.call.video import VideoPipeline
+from kiosk.call.video_source import VideoSource
+from kiosk.signalling.client import JoinError, SignallingClient
+from kiosk.signalling.device_config import VideoConfig
+
+log = logging.getLogger(__name__)
+
+SILENCE_S = 10.0  # no media from a peer this long: its connection is dead
+LIVENESS_PERIOD_S = 1.0
+
+
+class Call:
+    """One joined room; made by :meth:`CallEngine.join`, ended by :meth:`CallEngine.leave`."""
+
+    def __init__(
+        self,
+        hal: Hal,
+        signalling: SignallingClient,
+        joined: dict[str, Any],
+        name: str,
+        video: VideoConfig,
+        muted: bool,
+        camera_enabled: bool,
+    ) -> None:
+        self.room_id = str(joined["room_id"])
+        self.peer_id = str(joined["peer_id"])
+        self.ice_servers: list[dict[str, Any]] = list(joined.get("ice_servers") or [])
+        self._signalling = signalling
+        self._codec = video.codec
+        source = VideoSource(hal.camera, video.width, video.height, video.fps)
+        source.camera_enabled = camera_enabled
+        self.video = VideoPipeline(source, video.max_bitrate_kbps * 1000)
+        self.microphone = MicrophoneTrack(hal.microphone)
+        self.microphone.muted = muted
+        self._relay = MediaRelay()
+        self.mixer = Mixer(hal.speaker)
+        self.links: dict[str, PeerLink] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._initial = list(joined.get("peers") or [])
+        self.signalling_up = True
+
+    def start(self) -> None:
+        for coro, name in (
+            (self.video.run(), "video"),
+            (self.mixer.run(), "mixer"),
+            (self._signal_loop(), "signalling"),
+            (self._liveness(), "liveness"),
+        ):
+            self._spawn(coro, name)
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("call task %s failed", task.get_name(), exc_info=task.exception())
+
+    def _link(self, peer: dict[str, Any]) -> PeerLink:
+        link = PeerLink(
+            str(peer["peer_id"]),
+            str(peer.get("name", "")),
+            str(peer.get("role", "")),
+            self.ice_servers,
+            self.video.encoder,
+            self._relay.subscribe(self.microphone, buffered=False),
+            self.mixer,
+            self._codec,
+        )
+        self.links[link.peer_id] = link
+        return link
+
+    async def _offer_to(self, peer: dict[str, Any]) -> None:
+        link = self._link(peer)
+        sdp = await link.offer()
+        await self._signalling.send({"type": "offer", "to": link.peer_id, "sdp": sdp})
+
+    async def _signal_loop(self) -> None:
+        for peer in self._initial:  # the newcomer offers to everyone already there
+            await self._offer_to(peer)
+        names: dict[str, dict[str, Any]] = {}
+        async for message in self._signalling.messages():
+            try:
+                await self._handle(message, names)
+            except (ValueError, KeyError, ConnectionError) as exc:
+                log.warning("signalling message %s not handled: %s", message.get("type"), exc)
+        # media is peer to peer: the call goes on without signalling
+        self.signalling_up = False
+        log.warning("signalling closed; the call continues with the peers connected now")
+
+    async def _handle(self, message: dict[str, Any], names: dict[str, dict[str, Any]]) -> None:
+        match message.get("type"):
+            case "peer_joined":
+                peer = message["peer"]
+                names[str(peer["peer_id"])] = peer  # it will offer
+            case "offer":
+                sender = str(message["from"])
+                old = self.links.pop(sender, None)
+                if old is not None:  # a rebuilt connection replaces the old one
+                    await old.close()
+                link = self._link(names.get(sender, {"peer_id": sender}))
+                sdp = await link.answer(str(message["sdp"]))
+                await self._signalling.send({"type": "answer", "to": sender, "sdp": sdp})
+            case "answer":
+                offered = self.links.get(str(message["from"]))
+                if offered is not None and offered.pc.signalingState == "have-local-offer":
+                    await offered.accept(str(message["sdp"]))
+            case "candidate":
+                known = self.links.get(str(message["from"]))
+                if known is not None:
+                    await known.add_candidate(message.get("candidate"))
+            case "peer_left":
+                gone = self.links.pop(str(message["peer_id"]), None)
+                if gone is not None:
+                    log.info("%s left", gone.name or gone.peer_id)
+                    await gone.close()
+            case "error":
+                log.warning("signalling error %s: %s", message.get("code"), message.get("message"))
+
+    async def _liveness(self) -> None:
+        """aiortc has no ICE restart and notices a dead peer only after 24-36 s: rebuild a
+        connection that is failed or silent, through signalling, and leave the rest be."""
+        while True:
+            await asyncio.sleep(LIVENESS_PERIOD_S)
+            now = time.monotonic()
+            for peer_id, link in list(self.links.items()):
+                if link.alive(now, SILENCE_S) or not self.signalling_up:
+                    continue
+                log.warning("connection to %s is dead (%s); rebuilding it",
+                            link.name or peer_id, link.pc.connectionState)  # fmt: skip
+                self.links.pop(peer_id, None)
+                await link.close()
+                try:
+                    await self._offer_to({"peer_id": peer_id, "name": link.name, "role": link.role})
+                except ConnectionError as exc:
+                    log.warning("cannot rebuild: %s", exc)
+
+    def set_muted(self, muted: bool) -> None:
+        self.microphone.muted = muted
+
+    def set_camera(self, enabled: bool) -> None:
+        self.video.source.camera_enabled = enabled
+
+    def peers(self) -> list[dict[str, Any]]:
+        return [link.status() for link in self.links.values()]
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(link.close() for link in self.links.values()))
+        self.links.clear()
+        self.microphone.stop()
+        self.video.close()
+        await self._signalling.close()
+
+
+class CallEngine:
+    """At most one call at a time; joins and leaves on the daemon's commands."""
+
+    def __init__(self, hal: Hal) -> None:
+        self._hal = hal
+        self._session: aiohttp.ClientSession | None = None
+        self.call: Call | None = None
+        self.muted = False
+        self.camera_enabled = True
+
+    async def join(self, grant: dict[str, Any], name: str, video: VideoConfig) -> str:
+        """Join the room of ``grant`` (a join-token answer); its room id, or JoinError."""
+        if self.call is not None:
+            raise JoinError("busy", f"already in {self.call.room_id}")
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        signalling = SignallingClient(self._session, str(grant["signal_url"]))
+        joined = await signalling.join(str(grant["token"]), name)
+        call = Call(self._hal, signalling, joined, name, video, self.muted, self.camera_enabled)
+        self.call = call
+        call.start()
+        log.info("in room %s as %s with %d others", call.room_id, call.peer_id,
+                 len(joined.get("peers") or []))  # fmt: skip
+        return call.room_id
+
+    async def leave(self) -> None:
+        call, self.call = self.call, None
+        if call is not None:
+            await call.close()
+            log.info("left %s", call.room_id)
+
+    def set_muted(self, muted: bool) -> None:
+        self.muted = muted
+        if self.call is not None:
+            self.call.set_muted(muted)
+
+    def set_camera(self, enabled: bool) -> None:
+        self.camera_enabled = enabled
+        if self.call is not None:
+            self.call.set_camera(enabled)
+
+    def peers(self) -> list[dict[str, Any]]:
+        return self.call.peers() if self.call is not None else []
+
+    def speaker_level_dbfs(self) -> float | None:
+        return round(self.call.mixer.level_dbfs(), 1) if self.call is not None else None
+
+    async def close(self) -> None:
+        await self.leave()
+        if self._session is not None:
+            with contextlib.suppress(Exception):
+                await self._session.close()
+            self._session = None

@@ -1,0 +1,148 @@
+"""One remote participant: its RTCPeerConnection, what we send it, what it sends us."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, unpack_remb_fci
+from aiortc.sdp import candidate_from_sdp
+
+from kiosk.call.audio import Mixer
+from kiosk.call.encoder import EncodedVideoTrack, SharedEncoder
+from kiosk.call.ice import rtc_configuration
+
+log = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT_S = 5.0
+
+
+class PeerLink:
+    def __init__(
+        self,
+        peer_id: str,
+        name: str,
+        role: str,
+        ice_servers: list[dict[str, Any]],
+        encoder_for: Callable[[str], SharedEncoder],
+        audio: MediaStreamTrack,
+        mixer: Mixer,
+        preferred_codec: str,
+    ) -> None:
+        self.peer_id, self.name, self.role = peer_id, name, role
+        self.pc = RTCPeerConnection(rtc_configuration(ice_servers))
+        self.video_frames = 0
+        self.audio_frames = 0
+        self.created = time.monotonic()
+        self.last_media = time.monotonic()
+        self._mixer = mixer
+        self._tasks: set[asyncio.Task[None]] = set()
+
+        video = self.pc.addTransceiver("video", direction="sendrecv")
+        prefer = [preferred_codec, "VP8" if preferred_codec == "H264" else "H264"]
+        capabilities = RTCRtpSender.getCapabilities("video").codecs
+        video.setCodecPreferences(
+            [c for name in prefer for c in capabilities if c.mimeType == f"video/{name}"]
+        )
+
+        def negotiated() -> SharedEncoder:
+            # the first negotiated codec is the one the sender uses
+            return encoder_for(video._codecs[0].mimeType.split("/")[1].upper())
+
+        self.video_track = EncodedVideoTrack(negotiated)
+        video.sender.replaceTrack(self.video_track)
+        self._hook_sender(video.sender)
+        self.pc.addTransceiver(audio, direction="sendrecv")
+        mixer.add(peer_id)
+        self.pc.on("track", self._on_track)
+
+    def _hook_sender(self, sender: RTCRtpSender) -> None:
+        """aiortc answers a PLI/FIR by flagging its own encoder, unused on the packet path,
+        and applies REMB to it too: route both to the shared encoder instead."""
+        track = self.video_track
+        sender._send_keyframe = track.request_keyframe  # type: ignore[method-assign]
+        original = sender._handle_rtcp_packet
+
+        async def handle_rtcp(packet: Any) -> None:
+            if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+                with contextlib.suppress(ValueError):
+                    bitrate, _ = unpack_remb_fci(packet.fci)
+                    track.set_bitrate(bitrate)
+            await original(packet)
+
+        sender._handle_rtcp_packet = handle_rtcp  # type: ignore[method-assign]
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        self._spawn(self._consume(track))
+
+    async def _consume(self, track: MediaStreamTrack) -> None:
+        audio = track.kind == "audio"
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await track.recv()
+                self.last_media = time.monotonic()
+                if audio:
+                    self.audio_frames += 1
+                    self._mixer.push(self.peer_id, frame)  # type: ignore[arg-type]
+                else:
+                    self.video_frames += 1
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def offer(self) -> str:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        return self.pc.localDescription.sdp
+
+    async def answer(self, sdp: str) -> str:
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        return self.pc.localDescription.sdp
+
+    async def accept(self, sdp: str) -> None:
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp, "answer"))
+
+    async def add_candidate(self, candidate: dict[str, Any] | None) -> None:
+        if not candidate or not candidate.get("candidate"):
+            return
+        parsed = candidate_from_sdp(str(candidate["candidate"]).removeprefix("candidate:"))
+        parsed.sdpMid = candidate.get("sdpMid")
+        parsed.sdpMLineIndex = candidate.get("sdpMLineIndex")
+        await self.pc.addIceCandidate(parsed)
+
+    def alive(self, now: float, silence_s: float) -> bool:
+        """Failed, closed, or silent for ``silence_s`` (counted from creation): dead."""
+        if self.pc.connectionState in ("failed", "closed"):
+            return False
+        return now - max(self.last_media, self.created) < silence_s
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "peer_id": self.peer_id,
+            "name": self.name,
+            "role": self.role,
+            "connection": self.pc.connectionState,
+            "video_frames_received": self.video_frames,
+            "audio_frames_received": self.audio_frames,
+        }
+
+    async def close(self) -> None:
+        self.video_track.stop()
+        self._mixer.remove(self.peer_id)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await self.pc.close()
+        except TimeoutError:
+            log.warning("closing the connection to %s took over %g s", self.peer_id,
+                        CLOSE_TIMEOUT_S)  # fmt: skip

@@ -1,0 +1,54 @@
+"""The clinic's HTTP API as the device uses it: join tokens and the waiting area."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from kiosk.errors import KioskError
+from kiosk.management.state import Credential
+
+TIMEOUT_S = 10
+
+
+class ClinicApiError(KioskError, ConnectionError):
+    """The clinic refused, or could not be reached."""
+
+
+class ClinicApi:
+    def __init__(self, credential: Credential) -> None:
+        self._base = credential.clinic_url.rstrip("/") + "/api/v1"
+        self._clinic_id = credential.clinic_id
+        self._headers = {"Authorization": f"Bearer {credential.device_token.get_secret_value()}"}
+
+    async def _call(self, method: str, path: str) -> Any:
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as session,
+                session.request(method, self._base + path, headers=self._headers) as response,
+            ):
+                data = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise ClinicApiError(f"clinic unreachable: {exc or type(exc).__name__}") from exc
+        if response.status >= 400:
+            error = data.get("error", {}) if isinstance(data, dict) else {}
+            raise ClinicApiError(
+                f"{error.get('code', response.status)}: {error.get('message', 'refused')}"
+            )
+        return data
+
+    async def join_token(self, room_id: str) -> dict[str, Any]:
+        grant: dict[str, Any] = await self._call("POST", f"/rooms/{room_id}/join-token")
+        return grant
+
+    async def next_patient_token(self) -> dict[str, Any] | None:
+        """A join token into the longest-waiting patient's space; None if nobody waits."""
+        waiting = await self._call("GET", f"/clinics/{self._clinic_id}/waiting-area")
+        if not waiting:
+            return None
+        first = min(waiting, key=lambda p: p["waiting_since"])
+        grant: dict[str, Any] = await self._call(
+            "POST", f"/waiting-area/{first['patient_id']}/join-token"
+        )
+        return grant

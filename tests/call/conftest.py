@@ -1,0 +1,105 @@
+"""A managed fake-HAL kiosk in a meeting room's clinic, and participants to meet it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kiosk.call.ice import restrict_host_addresses
+from tests.clinic_server import ClinicFixture, ClinicServer
+from tests.management.test_managed_kiosk import eventually, kiosk_cli
+from tests.mesh_peer import MeshPeer
+from tests.processes import KioskProcess
+
+BUTTONS = {
+    "1": {"action": "join", "room_id": None},  # the meeting room, filled in below
+    "2": {"action": "join", "room_id": None},  # the member's user room
+    "3": {"action": "leave"},
+    "4": {"action": "toggle_mute"},
+    "5": {"action": "toggle_camera"},
+    "6": {"action": "answer_next_patient"},
+}
+
+
+@dataclass
+class Room:
+    server: ClinicServer
+    clinic: ClinicFixture
+    kiosk: KioskProcess
+    device_id: str
+    participants: list[MeshPeer]
+
+    async def participant(self, name: str, room_id: str | None = None) -> MeshPeer:
+        grant = await self.server.ok(
+            "POST", f"/rooms/{room_id or self.clinic.meeting_room}/join-token",
+            self.clinic.member.token,
+        )  # fmt: skip
+        peer = MeshPeer(self.server.session, grant["signal_url"], grant["token"], name)
+        self.participants.append(peer)
+        assert (await peer.join())["type"] == "joined"
+        return peer
+
+    async def status(self) -> dict[str, Any]:
+        return await self.kiosk.status()
+
+    async def wait_state(self, state: str, timeout: float = 20) -> dict[str, Any]:
+        async def reached() -> dict[str, Any] | None:
+            status = await self.kiosk.status()
+            return status if status["state"] == state else None
+
+        result: dict[str, Any] = await eventually(reached, timeout)
+        return result
+
+
+@pytest.fixture(autouse=True)
+def loopback_ice() -> Iterator[None]:
+    restrict_host_addresses(["127.0.0.1"])
+    yield
+    restrict_host_addresses([])
+
+
+@pytest.fixture
+async def room(
+    clinic_server: ClinicServer, clinic: ClinicFixture, tmp_path: Path
+) -> AsyncIterator[Room]:
+    admin = clinic.admin.token
+    created = await clinic_server.ok(
+        "POST", f"/clinics/{clinic.clinic_id}/devices", admin, {"name": "Exam room 2"}
+    )
+    buttons = {k: dict(v) for k, v in BUTTONS.items()}
+    buttons["1"]["room_id"] = clinic.meeting_room
+    buttons["2"]["room_id"] = clinic.user_room
+    await clinic_server.ok("PUT", f"/devices/{created['device_id']}/config", admin, {
+        "name": "Exam room 2", "buttons": buttons, "heartbeat_seconds": 5,
+        "video": {"width": 320, "height": 240, "fps": 15, "codec": "H264",
+                  "max_bitrate_kbps": 500},
+    })  # fmt: skip
+    kiosk = KioskProcess(tmp_path / "state", {
+        "KIOSK_ENROLLMENT_FILE": str(tmp_path / "none"),
+        "KIOSK_ICE_HOST_ADDRESSES": "127.0.0.1",
+        "KIOSK_CAMERA_WIDTH": "320", "KIOSK_CAMERA_HEIGHT": "240", "KIOSK_CAMERA_FPS": "15",
+    })  # fmt: skip
+    enrolled = await kiosk_cli(
+        kiosk.env, "enroll", created["enrollment_code"], "--clinic-url", clinic_server.url
+    )
+    assert enrolled.returncode == 0, enrolled.stderr
+    await kiosk.start()
+
+    async def configured() -> bool:
+        return (await kiosk.status())["config_version"] == 2
+
+    await eventually(configured)
+    made = Room(clinic_server, clinic, kiosk, created["device_id"], [])
+    try:
+        yield made
+    finally:
+        for peer in made.participants:
+            await peer.close()
+        kiosk.kill()
+
+
+Check = Callable[[], Any]

@@ -1,0 +1,129 @@
+"""One press to a live call: real aiortc participants, the real clinic, a fake-HAL kiosk."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from hal import framestamp
+from tests.call.conftest import Room
+from tests.management.test_managed_kiosk import eventually
+
+
+async def test_a_press_joins_and_both_sides_see_and_hear(room: Room) -> None:
+    doctor = await room.participant("Dr Remote")
+    await room.kiosk.press(1)
+    status = await room.wait_state("in_call")
+    assert status["room_id"] == room.clinic.meeting_room
+    assert status["leds"]["call"] == "on"
+    await doctor.wait_for_media(remotes=1, frames=10)
+    kiosk_peer = doctor.any_remote()
+    stamp = framestamp.read(doctor.last_video[kiosk_peer].to_ndarray(format="yuv420p")[:240])
+    assert stamp is not None  # the fake camera's picture, decoded at the participant
+    assert doctor.audio_level(kiosk_peer) > -25  # the kiosk's 440 Hz tone
+
+    async def heard() -> bool:
+        status = await room.status()
+        return bool(status["peers"]) and (status["speaker_level_dbfs"] or -120) > -25
+
+    await eventually(heard)  # the participant's tone on the kiosk's speaker
+    peer = (await room.status())["peers"][0]
+    assert peer["name"] == "Dr Remote"
+    assert peer["video_frames_received"] > 0
+    assert peer["audio_frames_received"] > 0
+
+
+async def test_mute_and_privacy_hold(room: Room) -> None:
+    doctor = await room.participant("Dr Remote")
+    await room.kiosk.press(1)
+    await room.wait_state("in_call")
+    await doctor.wait_for_media(remotes=1, frames=10)
+    kiosk_peer = doctor.any_remote()
+
+    await room.kiosk.press(4)  # mute
+    await room.kiosk.press(5)  # camera off
+    status = await room.status()
+    assert (status["muted"], status["camera_off"]) == (True, True)
+    assert (status["leds"]["mute"], status["leds"]["camera"]) == ("on", "on")
+    await asyncio.sleep(1.5)  # what was in flight has arrived
+    assert doctor.audio_level(kiosk_peer) < -60  # silence, not the microphone
+    picture = doctor.last_video[kiosk_peer].to_ndarray(format="yuv420p")[:240]
+    assert framestamp.read(picture) is None  # no camera content at all
+    assert float(np.std(picture)) < 3.0  # a flat neutral frame
+
+    await room.kiosk.press(4)
+    await room.kiosk.press(5)
+    await asyncio.sleep(1.5)
+    assert doctor.audio_level(kiosk_peer) > -25
+    picture = doctor.last_video[kiosk_peer].to_ndarray(format="yuv420p")[:240]
+    assert framestamp.read(picture) is not None
+
+
+@pytest.mark.parametrize("count", [3, 5])
+async def test_every_participant_receives_the_kiosk(room: Room, count: int) -> None:
+    participants = [await room.participant(f"p{i}") for i in range(count)]
+    await room.kiosk.press(1)
+    await room.wait_state("in_call")
+    for peer in participants:
+        await peer.wait_for_media(remotes=count, frames=5, timeout=60)
+
+    async def all_connected() -> bool:
+        peers = (await room.status())["peers"]
+        return len(peers) == count and all(p["video_frames_received"] > 0 for p in peers)
+
+    await eventually(all_connected, timeout=30)
+
+
+async def test_leave_and_a_remote_command(room: Room) -> None:
+    doctor = await room.participant("Dr Remote")
+    await room.kiosk.press(1)
+    await room.wait_state("in_call")
+    left = await asyncio.wait_for(asyncio.shield(room.kiosk.press(3)), 10)
+    assert left["state"] in ("leaving", "idle")
+    await room.wait_state("idle")
+    assert (await doctor.next_event("peer_left"))["type"] == "peer_left"
+    assert (await room.status())["peers"] == []
+
+    await room.kiosk.press(1)
+    await room.wait_state("in_call")
+    await room.server.ok("POST", f"/devices/{room.device_id}/commands", room.clinic.admin.token,
+                         {"action": "leave"})  # fmt: skip
+    await room.wait_state("idle")
+
+
+async def test_switching_rooms_and_pressing_the_same_room_again(room: Room) -> None:
+    await room.kiosk.press(1)
+    await room.wait_state("in_call")
+    await room.kiosk.press(1)  # the current room: nothing happens
+    assert (await room.status())["state"] == "in_call"
+    await room.kiosk.press(2)  # the user room the admin assigned
+    status = await room.wait_state("in_call")
+
+    async def moved() -> bool:
+        return (await room.status())["room_id"] == room.clinic.user_room
+
+    await eventually(moved)
+    assert status["state"] == "in_call"
+
+
+async def test_answer_next_patient(room: Room) -> None:
+    await room.kiosk.press(6)
+    status = await room.wait_state("error")  # nobody waits: the LEDs say so
+    assert status["last_error"].endswith("nobody is waiting")
+    assert status["leds"]["error"] == "blink(2)"
+    await room.wait_state("idle", timeout=10)
+
+    from tests.mesh_peer import MeshPeer
+
+    entered = await room.server.ok(
+        "POST", f"/clinics/{room.clinic.clinic_id}/waiting-area/enter", body={"name": "Ann"}
+    )
+    patient = MeshPeer(room.server.session, entered["signal_url"], entered["token"], "Ann")
+    room.participants.append(patient)
+    await patient.join()
+    await room.kiosk.press(6)
+    status = await room.wait_state("in_call")
+    assert status["room_id"] == entered["room_id"]
+    await patient.wait_for_media(remotes=1)
