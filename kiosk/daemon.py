@@ -246,6 +246,7 @@ class Daemon:
             "peripheral_problems": {n: h.reason for n, h in health.items() if h.reason},
             "peers": self.engine.peers(),
             "speaker_level_dbfs": self.engine.speaker_level_dbfs(),
+            "video_encoders": self.engine.video_status(),
             "muted": c.muted,
             "camera_off": c.camera_off,
             "leds": {name: str(mode) for name, mode in self.hal.leds.state().items()},

@@ -218,6 +218,20 @@ class CallEngine:
     def peers(self) -> list[dict[str, Any]]:
         return self.call.peers() if self.call is not None else []
 
+    def video_status(self) -> dict[str, dict[str, int]]:
+        """Per codec: how many senders share the encoder, frames and keyframes encoded."""
+        if self.call is None:
+            return {}
+        return {
+            codec: {
+                "senders": len(encoder.subscribers),
+                "frames_encoded": encoder.frames_encoded,
+                "keyframes": encoder.keyframes,
+                "bitrate": encoder.target_bitrate(),
+            }
+            for codec, encoder in self.call.video.encoders.items()
+        }
+
     def speaker_level_dbfs(self) -> float | None:
         return round(self.call.mixer.level_dbfs(), 1) if self.call is not None else None
 

@@ -74,6 +74,14 @@ async def test_every_participant_receives_the_kiosk(room: Room, count: int) -> N
         return len(peers) == count and all(p["video_frames_received"] > 0 for p in peers)
 
     await eventually(all_connected, timeout=30)
+    # encoded once for all of them: one encoder, every sender on it, one encode a frame
+    encoders = (await room.status())["video_encoders"]
+    assert list(encoders) == ["H264"]
+    assert encoders["H264"]["senders"] == count
+    first = encoders["H264"]["frames_encoded"]
+    await asyncio.sleep(2)
+    per_second = ((await room.status())["video_encoders"]["H264"]["frames_encoded"] - first) / 2
+    assert per_second <= 15 * 1.2  # the camera's rate, not `count` times it
 
 
 async def test_leave_and_a_remote_command(room: Room) -> None:
