@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
-import sys
+import threading
 import time
 from contextlib import AsyncExitStack
 
@@ -103,7 +104,19 @@ async def _run(
 
 
 def main(settings: Settings, status_line: StatusLineHandler | None) -> int:
+    code = EXIT_FAILURE
     with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(run(settings, status_line))
-    print("interrupted", file=sys.stderr)
-    return EXIT_FAILURE
+        code = asyncio.run(run(settings, status_line))
+    lingering = [
+        t.name
+        for t in threading.enumerate()
+        if t is not threading.main_thread() and t.is_alive() and not t.daemon
+    ]
+    if lingering:
+        # aiortc starts a decoder thread per receiver; for a connection whose remote died
+        # during negotiation it can outlive close(), and the interpreter would wait for
+        # it forever. Every state file is already on disk (written atomically): go.
+        log.warning("threads still running at exit: %s; exiting anyway", ", ".join(lingering))
+        logging.shutdown()
+        os._exit(code)
+    return code

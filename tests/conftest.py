@@ -37,3 +37,24 @@ def no_thread_left() -> Iterator[None]:
         thread.join(timeout=2)
     left = [t.name for t in extra if t.is_alive()]
     assert not left, f"threads left running: {left}"
+
+
+_exit_status: list[int] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _exit_status.append(int(exitstatus))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A safety net, not a pass: aiortc can leave a receiver's decoder thread running for a
+    connection whose remote died mid-negotiation, and the interpreter would wait for it
+    forever. Name it, and exit with the real status instead of hanging CI."""
+    lingering = [
+        t.name
+        for t in threading.enumerate()
+        if t is not threading.main_thread() and t.is_alive() and not t.daemon
+    ]
+    if lingering and _exit_status:
+        print(f"\nthreads still running after the tests: {lingering}", flush=True)
+        os._exit(_exit_status[0])

@@ -20,7 +20,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from hal.audio import SILENCE_DBFS, level_dbfs
 from hal.fake import FakeCamera, FakeMicrophone
 from hal.tracks import CameraTrack, MicrophoneTrack
-from kiosk.call.ice import rtc_configuration
+from kiosk.call.ice import close_peer_connection, rtc_configuration
 
 
 class MeshPeer:
@@ -129,6 +129,9 @@ class MeshPeer:
             data = json.loads(msg.data)
             kind = data.get("type")
             if kind == "offer":
+                old = self.pcs.pop(data["from"], None)
+                if old is not None:  # the other side rebuilt the connection
+                    await close_peer_connection(old)
                 pc = self._peer_connection(data["from"])
                 await pc.setRemoteDescription(RTCSessionDescription(data["sdp"], "offer"))
                 await pc.setLocalDescription(await pc.createAnswer())
@@ -166,9 +169,7 @@ class MeshPeer:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for pc in list(self.pcs.values()):
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(5):
-                    await pc.close()
+            await close_peer_connection(pc)
         self.pcs.clear()
         if self.ws is not None:
             await self.ws.close()

@@ -8,11 +8,12 @@ lets tests run on loopback alone.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
 import aioice.ice
-from aiortc import RTCConfiguration, RTCIceServer
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 
 _original_get_host_addresses = aioice.ice.get_host_addresses
 
@@ -42,3 +43,23 @@ def rtc_configuration(ice_servers: Sequence[dict[str, Any]]) -> RTCConfiguration
         for server in ice_servers
     ]
     return RTCConfiguration(iceServers=servers)
+
+
+async def close_peer_connection(pc: RTCPeerConnection, timeout_s: float = 5.0) -> bool:
+    """Close ``pc`` within ``timeout_s``; False if it had to be abandoned.
+
+    aiortc's receivers decode on threads of their own, stopped deep inside ``close()``;
+    when the remote is gone that close can stall, leave the thread running and keep the
+    process from ever exiting. The decoders are stopped first, without waiting on the
+    network (``_handle_disconnect`` is what aiortc itself calls when DTLS goes away).
+    """
+    for transceiver in pc.getTransceivers():
+        transceiver.receiver._handle_disconnect()
+    try:
+        async with asyncio.timeout(timeout_s):
+            await pc.close()
+    except TimeoutError:
+        return False
+    except asyncio.InvalidStateError:
+        pass  # aiortc was closing it already (its own close after DTLS failed)
+    return True

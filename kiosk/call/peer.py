@@ -16,7 +16,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from kiosk.call.audio import Mixer
 from kiosk.call.encoder import EncodedVideoTrack, SharedEncoder
-from kiosk.call.ice import rtc_configuration
+from kiosk.call.ice import close_peer_connection, rtc_configuration
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +140,6 @@ class PeerLink:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        try:
-            async with asyncio.timeout(CLOSE_TIMEOUT_S):
-                await self.pc.close()
-        except TimeoutError:
+        if not await close_peer_connection(self.pc, CLOSE_TIMEOUT_S):
             log.warning("closing the connection to %s took over %g s", self.peer_id,
                         CLOSE_TIMEOUT_S)  # fmt: skip
