@@ -1,0 +1,75 @@
+"""Join and leave a hundred times: no task, thread or peer connection stays behind."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+
+import aiortc
+
+import hal
+from kiosk.call.engine import CallEngine
+from kiosk.signalling.device_config import VideoConfig
+from tests.clinic_server import ClinicFixture, ClinicServer
+from tests.hal.conftest import small_config
+from tests.mesh_peer import MeshPeer
+
+CYCLES = 100
+
+
+def live_peer_connections() -> int:
+    gc.collect()
+    return sum(
+        1
+        for obj in gc.get_objects()
+        if isinstance(obj, aiortc.RTCPeerConnection) and obj.connectionState != "closed"
+    )
+
+
+async def test_a_hundred_joins_and_leaves_leave_nothing_behind(
+    clinic_server: ClinicServer, clinic: ClinicFixture
+) -> None:
+    grant = await clinic_server.ok(
+        "POST", f"/rooms/{clinic.meeting_room}/join-token", clinic.member.token
+    )
+    participant = MeshPeer(clinic_server.session, grant["signal_url"], grant["token"], "Dr P")
+    await participant.join()
+    video = VideoConfig(width=320, height=240, fps=15, codec="VP8", max_bitrate_kbps=300)
+    async with hal.build("fake", small_config()) as box:
+        engine = CallEngine(box)
+
+        async def cycle() -> None:
+            await engine.join(grant, "Box", video)
+            call = engine.call
+            assert call is not None
+            async with asyncio.timeout(10):
+                while not call.links or any(
+                    link.pc.connectionState != "connected" for link in call.links.values()
+                ):
+                    await asyncio.sleep(0.01)
+            await engine.leave()
+
+        # a warm-up: the first call starts what lives as long as the process or the
+        # participant (the HTTP session, the participant's media relay)
+        await cycle()
+        await asyncio.sleep(0.2)
+        tasks_before = {t for t in asyncio.all_tasks() if not t.done()}
+        threads_before = set(threading.enumerate())
+        pcs_before = live_peer_connections()
+        for _ in range(CYCLES):
+            await cycle()
+        await asyncio.sleep(0.5)  # the participant's side of the last close settles
+        await engine.close()
+    leftover_tasks = {t for t in asyncio.all_tasks() if not t.done()} - tasks_before
+    assert not leftover_tasks, [t.get_name() for t in leftover_tasks]
+    # the event loop's default executor (aiortc's Opus encodes) keeps a bounded pool of
+    # idle threads for the life of the loop: those are not the call's
+    leftover_threads = [
+        t.name
+        for t in threading.enumerate()
+        if t not in threads_before and t.is_alive() and not t.name.startswith("asyncio_")
+    ]
+    assert not leftover_threads
+    await participant.close()
+    assert live_peer_connections() <= pcs_before
