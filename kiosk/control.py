@@ -60,6 +60,25 @@ async def _enroll(request: web.Request) -> web.Response:
     return web.json_response({"device_id": credential.device_id, "clinic_id": credential.clinic_id})
 
 
+async def _fault(request: web.Request) -> web.Response:
+    """Testers of the fake HAL: unplug, replug or break a part of the running box."""
+    daemon = request.app[DAEMON]
+    part, action = request.match_info["part"], request.match_info["action"]
+    device = dict(daemon.hal.parts()).get(part)
+    faults = getattr(device, "faults", None)
+    if faults is None:
+        return _error(404, "not_found", f"{part} of the {daemon.hal.backend} HAL takes no faults")
+    if action == "unplug":
+        faults.unplug()
+    elif action == "replug":
+        faults.replug()
+    elif action == "fail":
+        faults.fail("injected fault")
+    else:
+        return _error(400, "bad_message", "action: unplug, replug or fail")
+    return web.json_response({"part": part, "health": device.health.state.value})  # type: ignore[union-attr]
+
+
 def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
@@ -72,6 +91,7 @@ class ControlServer:
         self._app.router.add_get("/status", _status)
         self._app.router.add_post("/buttons/{number}/press", _press)
         self._app.router.add_post("/enroll", _enroll)
+        self._app.router.add_post("/fake/{part}/{action}", _fault)
         self._runner = web.AppRunner(self._app, handle_signals=False)
 
     async def start(self) -> None:

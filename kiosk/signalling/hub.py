@@ -113,10 +113,16 @@ class Hub:
         return {room: len(peers) for room, peers in self._rooms.items()}
 
     async def close_all(self, code: int, reason: str) -> None:
-        """Close every connection (server shut-down)."""
+        """Close every connection (server shut-down).
+
+        Nobody is told that the others left: they did not. Media is peer to peer, and a
+        call must outlive a restart of its signalling server.
+        """
         for session in list(self._sessions):
-            self._leave(session)
+            if session.claims is not None:
+                self._rooms.get(session.claims.room_id, {}).pop(session.peer_id, None)
             self._close(session, code, reason)
+        self._rooms.clear()
 
     async def kick(self, predicate: Callable[[JoinClaims], bool], code: int, reason: str) -> int:
         """Close every connection whose claims match (a revoked device); returns how many."""
