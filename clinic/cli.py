@@ -109,6 +109,19 @@ async def _create_demo(db: Path) -> dict[str, Any]:
                 storage, clinic_id, RoomKind.USER_ROOM, "Dr Demo's room", doctor_id
             ),
         }
+        kiosk_code = await service.add_device(
+            storage,
+            clinic_id,
+            "Demo kiosk",
+            {
+                "1": {"action": "join", "room_id": rooms["Meeting room 1"]},
+                "2": {"action": "join", "room_id": rooms["Meeting room 2"]},
+                "3": {"action": "leave"},
+                "4": {"action": "toggle_mute"},
+                "5": {"action": "toggle_camera"},
+                "6": {"action": "answer_next_patient"},
+            },
+        )
     finally:
         await storage.close()
     demo = {
@@ -116,6 +129,7 @@ async def _create_demo(db: Path) -> dict[str, Any]:
         "admin": {"id": admin_id, "email": "admin@demo.clinic", "password": admin_password},
         "doctor": {"id": doctor_id, "email": "doctor@demo.clinic", "password": doctor_password},
         "rooms": rooms,
+        "kiosk_enrollment_code": kiosk_code,
     }
     return demo
 
@@ -126,8 +140,10 @@ def _print_demo(demo: dict[str, Any], base: str) -> None:
 Demo clinic {demo["clinic_id"]}
   clinic admin:  {demo["admin"]["email"]}  password {demo["admin"]["password"]}
   team member:   {demo["doctor"]["email"]}  password {demo["doctor"]["password"]}
-  log in:        {base}/
+  log in:        {base}/   (as the team member, join "Meeting room 1")
   patients:      {base}/enter/{demo["clinic_id"]}
+  the kiosk:     buttons 1/2 join Meeting room 1/2, 3 leaves, 4 mutes, 5 camera off,
+                 6 answers the next waiting patient
 """,
         file=sys.stderr,
         flush=True,

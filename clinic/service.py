@@ -62,6 +62,25 @@ async def add_room(
     return (await storage.create_room(clinic_id, kind, name, owner)).id
 
 
+async def add_device(
+    storage: Storage, clinic_id: str, name: str, buttons: dict[str, dict[str, str]]
+) -> str:
+    """A device with its buttons mapped; returns its enrollment code."""
+    import secrets
+    import time
+
+    from clinic.auth import secret_hash
+    from kiosk.signalling.device_config import DeviceConfig
+
+    code = f"{secrets.randbelow(10**16):016d}"
+    config = DeviceConfig.model_validate({"name": name, "buttons": buttons})
+    await storage.create_device(
+        clinic_id, name, secret_hash(code), time.time() + 7 * 24 * 3600,
+        config.model_dump(mode="json"),
+    )  # fmt: skip
+    return code
+
+
 async def serve(
     db: Path | str,
     host: str,
