@@ -25,8 +25,14 @@ from kiosk.call.ice import close_peer_connection, rtc_configuration
 
 class MeshPeer:
     def __init__(
-        self, session: aiohttp.ClientSession, signal_url: str, token: str, name: str
+        self,
+        session: aiohttp.ClientSession,
+        signal_url: str,
+        token: str,
+        name: str,
+        send: bool = True,
     ) -> None:
+        self.send_media = send
         self.session = session
         self.signal_url = signal_url
         self.token = token
@@ -88,8 +94,12 @@ class MeshPeer:
         pc = RTCPeerConnection(rtc_configuration(self.ice_servers))
         assert self.video_source is not None
         assert self.audio_source is not None
-        pc.addTrack(self.relay.subscribe(self.video_source))
-        pc.addTrack(self.relay.subscribe(self.audio_source))
+        if self.send_media:
+            pc.addTrack(self.relay.subscribe(self.video_source))
+            pc.addTrack(self.relay.subscribe(self.audio_source))
+        else:  # a watcher: receives, sends nothing (benchmarks of the sender)
+            pc.addTransceiver("video", direction="recvonly")
+            pc.addTransceiver("audio", direction="recvonly")
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
