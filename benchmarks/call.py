@@ -29,12 +29,12 @@ from aiortc.mediastreams import MediaStreamError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hal.fake import FakeCamera  # noqa: E402
-from hal.tracks import CameraTrack  # noqa: E402
-from kiosk.call.ice import close_peer_connection, restrict_host_addresses  # noqa: E402
-from tests.clinic_server import ClinicServer, clinic_server_at  # noqa: E402
-from tests.mesh_peer import MeshPeer  # noqa: E402
-from tests.processes import KioskProcess  # noqa: E402
+from hal.fake import FakeCamera
+from hal.tracks import CameraTrack
+from kiosk.call.ice import close_peer_connection, restrict_host_addresses
+from tests.clinic_server import ClinicServer, clinic_server_at
+from tests.mesh_peer import MeshPeer
+from tests.processes import KioskProcess
 
 WIDTH, HEIGHT, FPS = 640, 480, 30
 CPU_WINDOW_S = 8.0
@@ -49,6 +49,8 @@ async def raw_first_frame() -> float:
     sender.addTrack(CameraTrack(camera))
     got: asyncio.Future[float] = asyncio.get_running_loop().create_future()
 
+    readers: list[asyncio.Task[None]] = []
+
     @receiver.on("track")
     def on_track(track: object) -> None:
         async def first() -> None:
@@ -57,7 +59,7 @@ async def raw_first_frame() -> float:
                 if not got.done():
                     got.set_result(time.monotonic())
 
-        asyncio.ensure_future(first())
+        readers.append(asyncio.ensure_future(first()))
 
     began = time.monotonic()
     await sender.setLocalDescription(await sender.createOffer())
@@ -84,7 +86,10 @@ def rss_mib(pid: int) -> float:
 
 
 def bare_rss_mib() -> float:
-    code = "import aiortc, aiohttp, pathlib; print([l for l in pathlib.Path('/proc/self/status').read_text().splitlines() if l.startswith('VmRSS')][0].split()[1])"
+    code = (
+        "import aiortc, aiohttp, pathlib; print([line for line in pathlib.Path("
+        "'/proc/self/status').read_text().splitlines() if line.startswith('VmRSS')][0].split()[1])"
+    )
     return int(subprocess.check_output([sys.executable, "-c", code])) / 1024
 
 
