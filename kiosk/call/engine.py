@@ -10,10 +10,10 @@ import time
 from typing import Any
 
 import aiohttp
-from aiortc.contrib.media import MediaRelay
 
 from hal import Hal
 from kiosk.call.audio import MicrophoneTrack, Mixer
+from kiosk.call.audio_encoder import SharedAudioEncoder
 from kiosk.call.peer import PeerLink
 from kiosk.call.video import VideoPipeline
 from kiosk.call.video_source import VideoSource
@@ -49,7 +49,7 @@ class Call:
         self.video = VideoPipeline(source, video.max_bitrate_kbps * 1000)
         self.microphone = MicrophoneTrack(hal.microphone)
         self.microphone.muted = muted
-        self._relay = MediaRelay()
+        self.audio = SharedAudioEncoder(self.microphone)
         self.mixer = Mixer(hal.speaker)
         self.links: dict[str, PeerLink] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -59,6 +59,7 @@ class Call:
     def start(self) -> None:
         for coro, name in (
             (self.video.run(), "video"),
+            (self.audio.run(), "audio"),
             (self.mixer.run(), "mixer"),
             (self._signal_loop(), "signalling"),
             (self._liveness(), "liveness"),
@@ -82,7 +83,7 @@ class Call:
             str(peer.get("role", "")),
             self.ice_servers,
             self.video.encoder,
-            self._relay.subscribe(self.microphone, buffered=False),
+            self.audio.subscribe(),
             self.mixer,
             self._codec,
         )
@@ -170,6 +171,7 @@ class Call:
         await asyncio.gather(*(link.close() for link in self.links.values()))
         self.links.clear()
         self.microphone.stop()
+        self.audio.close()
         self.video.close()
         await self._signalling.close()
 

@@ -58,7 +58,12 @@ class PeerLink:
         self.video_track = EncodedVideoTrack(negotiated)
         video.sender.replaceTrack(self.video_track)
         self._hook_sender(video.sender)
-        self.pc.addTransceiver(audio, direction="sendrecv")
+        self.audio_track = audio
+        sound = self.pc.addTransceiver(audio, direction="sendrecv")
+        # the shared encoder makes Opus: no other audio codec may be negotiated
+        sound.setCodecPreferences(
+            [c for c in RTCRtpSender.getCapabilities("audio").codecs if c.mimeType == "audio/opus"]
+        )
         mixer.add(peer_id)
         self.pc.on("track", self._on_track)
 
@@ -136,6 +141,7 @@ class PeerLink:
 
     async def close(self) -> None:
         self.video_track.stop()
+        self.audio_track.stop()
         self._mixer.remove(self.peer_id)
         for task in list(self._tasks):
             task.cancel()
