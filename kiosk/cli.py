@@ -129,6 +129,18 @@ def _human_status(status: dict[str, Any]) -> str:
     if status.get("last_error"):
         lines.append(f"last error:  {status['last_error']}")
     lines.append(f"peers:       {len(status['peers'])}")
+    for peer in status["peers"]:
+        lines.append(
+            f"  {peer['name'] or peer['peer_id']}: {peer.get('connection', '?')}, "
+            f"{peer['video_frames_received']} video / {peer['audio_frames_received']} audio "
+            "frames received"
+        )
+    if status.get("enrolled"):
+        lines.insert(
+            2,
+            f"device:      {status['device_id']} at {status['clinic_url']}"
+            + ("" if status.get("clinic_connected") else " (not connected)"),
+        )
     return "\n".join(lines)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from hal import framestamp
 from tests.call.conftest import Room
-from tests.management.test_managed_kiosk import eventually
+from tests.management.test_managed_kiosk import eventually, kiosk_cli
 
 
 async def test_a_press_joins_and_both_sides_see_and_hear(room: Room) -> None:
@@ -33,6 +33,9 @@ async def test_a_press_joins_and_both_sides_see_and_hear(room: Room) -> None:
     assert peer["name"] == "Dr Remote"
     assert peer["video_frames_received"] > 0
     assert peer["audio_frames_received"] > 0
+    shown = await kiosk_cli(room.kiosk.env, "status")
+    assert f"state:       in_call in {room.clinic.meeting_room}" in shown.stdout
+    assert "  Dr Remote: connected, " in shown.stdout
 
 
 async def test_mute_and_privacy_hold(room: Room) -> None:
