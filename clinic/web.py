@@ -95,7 +95,8 @@ async def authenticate_member(request: web.Request) -> Member:
 
 
 def iso(epoch_s: float) -> str:
-    return datetime.fromtimestamp(epoch_s, UTC).isoformat().replace("+00:00", "Z")
+    moment = datetime.fromtimestamp(epoch_s, UTC).replace(microsecond=0)
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def public_base(request: web.Request) -> str:
