@@ -145,6 +145,16 @@ async def first_video(peer: MeshPeer) -> None:
         await asyncio.sleep(0.002)
 
 
+async def calls(kiosk: KioskProcess, watcher: MeshPeer, count: int) -> None:
+    """Join (until the watcher sees video) and leave, ``count`` times."""
+    for _ in range(count):
+        watcher.video_frames.clear()
+        await kiosk.press(1)
+        await asyncio.wait_for(first_video(watcher), 30)
+        await kiosk.press(3)
+        await wait_state(kiosk, "idle")
+
+
 async def main() -> dict[str, object]:
     restrict_host_addresses(["127.0.0.1"])
     cores = sorted(os.sched_getaffinity(0))
@@ -214,24 +224,14 @@ async def main() -> dict[str, object]:
                 await wait_state(kiosk, "idle")
                 await asyncio.sleep(1)
                 before_rss = rss_mib(pid)
-                for _ in range(CYCLES):
-                    watcher.video_frames.clear()
-                    await kiosk.press(1)
-                    await asyncio.wait_for(first_video(watcher), 30)
-                    await kiosk.press(3)
-                    await wait_state(kiosk, "idle")
+                await calls(kiosk, watcher, CYCLES)
                 await asyncio.sleep(2)
                 after_first = rss_mib(pid)
                 result["rss_before_cycles_mib"] = round(before_rss, 1)
                 result["rss_growth_mib"] = round(after_first - before_rss, 1)
                 result["cycles"] = CYCLES
                 # the same again: a leak grows again, allocator warm-up does not
-                for _ in range(CYCLES):
-                    watcher.video_frames.clear()
-                    await kiosk.press(1)
-                    await asyncio.wait_for(first_video(watcher), 30)
-                    await kiosk.press(3)
-                    await wait_state(kiosk, "idle")
+                await calls(kiosk, watcher, CYCLES)
                 await asyncio.sleep(2)
                 result["rss_growth_next_cycles_mib"] = round(rss_mib(pid) - after_first, 1)
                 await watcher.close()

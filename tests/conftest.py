@@ -28,6 +28,16 @@ def _clean_kiosk_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def loopback_ice() -> Iterator[None]:
+    """aioice never offers 127.0.0.1: offer it, and only it, for this test."""
+    from kiosk.call.ice import restrict_host_addresses
+
+    restrict_host_addresses(["127.0.0.1"])
+    yield
+    restrict_host_addresses([])
+
+
+@pytest.fixture
 def no_thread_left() -> Iterator[None]:
     """Fails the test if it leaves a thread running."""
     before = set(threading.enumerate())

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kiosk.call.ice import restrict_host_addresses
 from tests.clinic_server import ClinicFixture, ClinicServer
 from tests.management.test_managed_kiosk import eventually, kiosk_cli
 from tests.mesh_peer import MeshPeer
@@ -56,10 +55,8 @@ class Room:
 
 
 @pytest.fixture(autouse=True)
-def loopback_ice() -> Iterator[None]:
-    restrict_host_addresses(["127.0.0.1"])
-    yield
-    restrict_host_addresses([])
+def _loopback(loopback_ice: None) -> None:
+    """Every test here runs WebRTC on loopback."""
 
 
 @pytest.fixture

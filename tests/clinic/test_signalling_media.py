@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from kiosk.call.ice import restrict_host_addresses
 from tests.clinic_server import ClinicFixture, ClinicServer
 from tests.mesh_peer import MeshPeer
 
 
 @pytest.fixture(autouse=True)
-def loopback_ice() -> Iterator[None]:
-    restrict_host_addresses(["127.0.0.1"])
-    yield
-    restrict_host_addresses([])
+def _loopback(loopback_ice: None) -> None:
+    """Every test here runs WebRTC on loopback."""
 
 
 @pytest.fixture

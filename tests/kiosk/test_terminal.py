@@ -44,18 +44,25 @@ def read_until(fd: int, needle: str, timeout: float = 15) -> str:
     return seen
 
 
-def test_keys_press_buttons_and_the_status_line_shows_leds(tmp_path: Path) -> None:
+def kiosk_at_a_terminal(state_dir: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """`kiosk run` on a fresh pty; the process and the terminal's master side."""
     main, child = pty.openpty()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")},
         "KIOSK_CONFIG": os.devnull,
-        "KIOSK_STATE_DIR": str(tmp_path),
+        "KIOSK_STATE_DIR": str(state_dir),
+        "KIOSK_ENROLLMENT_FILE": str(state_dir / "none"),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "kiosk.cli", "run"],
         stdin=child, stdout=child, stderr=child, env=env, preexec_fn=take_terminal,
     )  # fmt: skip
     os.close(child)
+    return proc, main
+
+
+def test_keys_press_buttons_and_the_status_line_shows_leds(tmp_path: Path) -> None:
+    proc, main = kiosk_at_a_terminal(tmp_path)
     try:
         first = read_until(main, "| not_enrolled")
         assert "◌ ready" in first  # pulsing: not enrolled
@@ -76,17 +83,7 @@ def test_keys_press_buttons_and_the_status_line_shows_leds(tmp_path: Path) -> No
 
 @pytest.mark.parametrize("key", [b"0", b"x", b"9"])
 def test_keys_without_a_button_are_harmless(tmp_path: Path, key: bytes) -> None:
-    main, child = pty.openpty()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")},
-        "KIOSK_CONFIG": os.devnull,
-        "KIOSK_STATE_DIR": str(tmp_path),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kiosk.cli", "run"],
-        stdin=child, stdout=child, stderr=child, env=env, preexec_fn=take_terminal,
-    )  # fmt: skip
-    os.close(child)
+    proc, main = kiosk_at_a_terminal(tmp_path)
     try:
         read_until(main, "| not_enrolled")
         os.write(main, key + b"\x03")
