@@ -226,6 +226,20 @@ class Daemon:
     def _degraded(self) -> bool:
         return any(h.state is not HealthState.OK for h in self.hal.health().values())
 
+    def human_status(self) -> str:
+        """One line for `systemctl status`."""
+        c = self.controller
+        text = c.state.value.replace("_", " ")
+        if c.room_id:
+            text += f" in {c.room_id} with {len(self.engine.peers())} others"
+        flags = [name for name, on in (("muted", c.muted), ("camera off", c.camera_off)) if on]
+        bad = [name for name, h in self.hal.health().items() if h.state is not HealthState.OK]
+        if flags:
+            text += "; " + ", ".join(flags)
+        if bad:
+            text += "; not working: " + ", ".join(bad)
+        return text
+
     def status(self) -> dict[str, Any]:
         """The document `kiosk status --json` prints (PROTOCOL.md section 5, extended)."""
         c = self.controller

@@ -20,6 +20,7 @@ from kiosk.errors import ControlError
 from kiosk.logs import StatusLineHandler
 from kiosk.management.manager import Manager
 from kiosk.management.state import DeviceState
+from kiosk.systemd import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,8 @@ async def _run(
             return EXIT_FAILURE
         stack.push_async_callback(control.stop)
         daemon.start()
+        notifier = Notifier()
+        daemon.observe(lambda: notifier.status(daemon.human_status()))
         if status_line is not None:
             from kiosk.terminal import Console
 
@@ -95,7 +98,15 @@ async def _run(
                 tasks.create_task(daemon.watch_health(), name="health"),
                 tasks.create_task(manager.run(), name="management"),
             ]
+            interval = notifier.watchdog_interval()
+            if interval is not None:
+                workers.append(
+                    tasks.create_task(notifier.keep_watchdog_fed(interval), name="watchdog")
+                )
+            notifier.status(daemon.human_status())
+            notifier.ready()  # the HAL, the control socket and management are up
             await _until(stop, daemon)
+            notifier.stopping()
             log.info("stopping")
             for task in workers:
                 task.cancel()

@@ -1,0 +1,105 @@
+"""The units pass systemd's own checks; the daemon speaks sd_notify to a real socket."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import socket
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.processes import KioskProcess
+
+ROOT = Path(__file__).resolve().parent.parent
+UNITS = ("kiosk.service", "clinic.service")
+
+
+@pytest.fixture(scope="module")
+def unit_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A root with the host's systemd units, our units, and the binaries they start."""
+    if shutil.which("systemd-analyze") is None:
+        pytest.fail("systemd-analyze is missing: apt-get install systemd (./dev test does)")
+    root = tmp_path_factory.mktemp("root")
+    shutil.copytree("/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
+    (root / "etc/systemd/system").mkdir(parents=True)
+    for unit in UNITS:
+        shutil.copy(ROOT / "systemd" / unit, root / "etc/systemd/system" / unit)
+    bin_dir = root / "opt/kiosk/bin"
+    bin_dir.mkdir(parents=True)
+    for name in ("kiosk", "clinic"):
+        (bin_dir / name).write_text("#!/bin/sh\n")
+        (bin_dir / name).chmod(stat.S_IRWXU)
+    return root
+
+
+def test_units_verify_clean(unit_root: Path) -> None:
+    result = subprocess.run(
+        ["systemd-analyze", "verify", f"--root={unit_root}", *UNITS],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_exposure_score_is_low(unit_root: Path, unit: str) -> None:
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=yes", f"--root={unit_root}", unit],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    found = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", result.stdout)
+    assert found is not None, result.stdout[-500:]
+    assert float(found.group(1)) <= 4.0
+
+
+async def test_ready_status_watchdog_and_stopping_over_notify_socket(tmp_path: Path) -> None:
+    address = str(tmp_path / "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(address)
+    sock.setblocking(False)
+    kiosk = KioskProcess(tmp_path / "state", {
+        "NOTIFY_SOCKET": address, "WATCHDOG_USEC": "400000",
+        "KIOSK_ENROLLMENT_FILE": str(tmp_path / "none"),
+    })  # fmt: skip
+    loop = asyncio.get_running_loop()
+    got: list[str] = []
+
+    async def until(prefix: str) -> str:
+        async with asyncio.timeout(10):
+            while True:
+                message = (await loop.sock_recv(sock, 4096)).decode()
+                got.append(message)
+                if message.startswith(prefix):
+                    return message
+
+    try:
+        await kiosk.start()
+        assert await until("READY=1")
+        assert got[0].startswith("STATUS=")  # the state is shown before READY
+        assert "not enrolled" in got[0]
+        began = loop.time()
+        await until("WATCHDOG=1")
+        await until("WATCHDOG=1")
+        assert loop.time() - began < 1.0  # every WATCHDOG_USEC/2 = 0.2 s
+        await kiosk.press(1)
+        code, _, _ = kiosk.stop()
+        assert code == 0
+        assert await until("STOPPING=1")
+    finally:
+        kiosk.kill()
+        sock.close()
+
+
+def test_outside_systemd_notify_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kiosk.systemd import Notifier
+
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    monkeypatch.delenv("WATCHDOG_USEC", raising=False)
+    notifier = Notifier()
+    assert not notifier.active
+    assert notifier.watchdog_interval() is None
+    notifier.ready()  # nothing to send it to, and no error
