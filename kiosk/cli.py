@@ -12,12 +12,14 @@ from typing import Any
 from kiosk import logs
 from kiosk.config import Settings, load_settings
 from kiosk.errors import ControlError, SettingsError
+from kiosk.version import SOFTWARE_VERSION
 
 EXIT_USAGE = 2
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"kiosk {SOFTWARE_VERSION}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the daemon with its settings (KIOSK_* or the TOML file)")
     press = sub.add_parser("press", help="press physical button N on the running daemon")

@@ -100,3 +100,12 @@ def test_kiosk_with_bad_settings_exits_2_with_one_message(
     assert "KIOSK_HAL" in result.stderr
     assert "KIOSK_CAMERA_FPS" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_version() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "--version"], capture_output=True, text=True,
+        timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 0
+    assert result.stdout.startswith("kiosk 0.1")
