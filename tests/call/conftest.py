@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,6 +97,3 @@ async def room(
         for peer in made.participants:
             await peer.close()
         kiosk.kill()
-
-
-Check = Callable[[], Any]
