@@ -49,11 +49,16 @@ class Alerts:
         watched.connected, watched.online = True, True
         watched.last_seen, watched.interval_s = time.time(), interval_s
 
-    def heartbeat(self, device_id: str, peripherals: dict[str, str], interval_s: float) -> None:
+    def interval(self, device_id: str, interval_s: float) -> None:
+        watched = self._devices.get(device_id)
+        if watched is not None:
+            watched.interval_s = interval_s
+
+    def heartbeat(self, device_id: str, peripherals: dict[str, str]) -> None:
         watched = self._devices.get(device_id)
         if watched is None:
             return
-        watched.last_seen, watched.interval_s, watched.online = time.time(), interval_s, True
+        watched.last_seen, watched.online = time.time(), True
         before = watched.peripherals or {}
         for part, state in sorted(peripherals.items()):
             if state in ("missing", "error") and before.get(part) != state:

@@ -27,8 +27,14 @@ class Passwords:
 
     def __init__(self) -> None:
         self._hasher = PasswordHasher()
-        # verified against when the email is unknown, so both answers take as long
-        self._decoy = self._hasher.hash(secrets.token_urlsafe(16))
+        self._decoy: str | None = None
+
+    def _decoy_hash(self) -> str:
+        # verified against when the email is unknown, so both answers take as long;
+        # made on first need: making it costs a whole hash
+        if self._decoy is None:
+            self._decoy = self._hasher.hash(secrets.token_urlsafe(16))
+        return self._decoy
 
     async def hash(self, password: str) -> str:
         return await asyncio.to_thread(self._hasher.hash, password)
@@ -36,7 +42,7 @@ class Passwords:
     async def verify(self, password_hash: str | None, password: str) -> bool:
         def check() -> bool:
             try:
-                return self._hasher.verify(password_hash or self._decoy, password)
+                return self._hasher.verify(password_hash or self._decoy_hash(), password)
             except (VerificationError, InvalidHashError):
                 return False
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from clinic import service
+from clinic.enrollment import create_device
 from clinic.errors import ClinicError
 from clinic.principals import MemberRole, RoomKind
 from clinic.storage import Storage
@@ -109,7 +110,7 @@ async def _create_demo(db: Path) -> dict[str, Any]:
                 storage, clinic_id, RoomKind.USER_ROOM, "Dr Demo's room", doctor_id
             ),
         }
-        kiosk_code = await service.add_device(
+        kiosk = await create_device(
             storage,
             clinic_id,
             "Demo kiosk",
@@ -129,7 +130,7 @@ async def _create_demo(db: Path) -> dict[str, Any]:
         "admin": {"id": admin_id, "email": "admin@demo.clinic", "password": admin_password},
         "doctor": {"id": doctor_id, "email": "doctor@demo.clinic", "password": doctor_password},
         "rooms": rooms,
-        "kiosk_enrollment_code": kiosk_code,
+        "kiosk_enrollment_code": kiosk.enrollment_code,
     }
     return demo
 

@@ -11,13 +11,12 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import ValidationError
 
 from clinic.alerts import Alerts
-from clinic.auth import secret_hash
-from clinic.errors import UnauthorizedError
 from clinic.storage import DeviceRecord, Storage
 from kiosk.signalling.channel import (
     CommandResultMsg,
     Heartbeat,
     config_message,
+    send_json,
 )
 
 log = logging.getLogger(__name__)
@@ -36,14 +35,12 @@ class DeviceChannels:
         return device_id in self._sockets
 
     async def send(self, device_id: str, message: dict[str, Any]) -> bool:
-        ws = self._sockets.get(device_id)
-        if ws is None or ws.closed:
-            return False
-        try:
-            await ws.send_str(json.dumps(message))
-        except (ConnectionError, RuntimeError):
-            return False
-        return True
+        return await send_json(self._sockets.get(device_id), message)
+
+    async def push_config(self, device_id: str, version: int, config: dict[str, Any]) -> None:
+        """A new config: to the device if it is connected, and to the offline watch."""
+        self.alerts.interval(device_id, _heartbeat_s(config))
+        await self.send(device_id, config_message(version, config))
 
     async def close(self, device_id: str, code: int, reason: str) -> None:
         self.alerts.forget(device_id)
@@ -65,8 +62,7 @@ class DeviceChannels:
             await old.close(code=CLOSE_REPLACED, message=b"replaced by a new connection")
         self._sockets[device.id] = ws
         log.info("device %s connected", device.id)
-        interval = float(device.config.get("heartbeat_seconds", 15))
-        self.alerts.connected(device.id, device.clinic_id, device.name, interval)
+        self.alerts.connected(device.id, device.clinic_id, device.name, _heartbeat_s(device.config))
         try:
             await storage.record_heartbeat(device.id, None)
             await ws.send_str(json.dumps(config_message(device.config_version, device.config)))
@@ -91,9 +87,7 @@ class DeviceChannels:
             if kind == "heartbeat":
                 beat = Heartbeat.model_validate(data)
                 await storage.record_heartbeat(device_id, beat.model_dump(mode="json"))
-                device = await storage.device(device_id)
-                interval = float(device.config.get("heartbeat_seconds", 15)) if device else 15.0
-                self.alerts.heartbeat(device_id, dict(beat.peripherals), interval)
+                self.alerts.heartbeat(device_id, dict(beat.peripherals))
             elif kind == "command_result":
                 r = CommandResultMsg.model_validate(data)
                 await storage.answer_command(device_id, r.command_id, r.ok, r.message)
@@ -106,20 +100,13 @@ class DeviceChannels:
             await ws.send_str(json.dumps(error))
 
 
-async def authenticate_device(request: web.Request, storage: Storage) -> DeviceRecord:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise UnauthorizedError("the device channel needs Authorization: Bearer <device token>")
-    device = await storage.device_by_token(secret_hash(token.strip()))
-    if device is None:
-        raise UnauthorizedError("unknown or revoked device token")
-    return device
-
-
 def online(device: DeviceRecord, connected: bool, now: float | None = None) -> bool:
     """Connected, and heard from within two heartbeat intervals."""
     if not connected or device.last_seen is None:
         return False
-    interval = float(device.config.get("heartbeat_seconds", 15))
+    interval = _heartbeat_s(device.config)
     return (time.time() if now is None else now) - device.last_seen <= 2 * interval
+
+
+def _heartbeat_s(config: dict[str, Any]) -> float:
+    return float(config.get("heartbeat_seconds", 15))

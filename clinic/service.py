@@ -17,6 +17,7 @@ from clinic.models import NewMember
 from clinic.principals import MemberRole, RoomKind
 from clinic.storage import Storage
 from kiosk.signalling import tokens
+from kiosk.signalling.validation import problems
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +34,7 @@ async def create_clinic(
             password=admin_password,
         )
     except ValidationError as exc:
-        raise InvalidError(
-            [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        ) from None
+        raise InvalidError(problems(exc, root="admin")) from None
     if not name.strip():
         raise InvalidError(["clinic: the clinic needs a name"])
     key = tokens.private_key_pem(tokens.new_signing_key())
@@ -60,25 +59,6 @@ async def add_room(
     storage: Storage, clinic_id: str, kind: RoomKind, name: str, owner: str | None
 ) -> str:
     return (await storage.create_room(clinic_id, kind, name, owner)).id
-
-
-async def add_device(
-    storage: Storage, clinic_id: str, name: str, buttons: dict[str, dict[str, str]]
-) -> str:
-    """A device with its buttons mapped; returns its enrollment code."""
-    import secrets
-    import time
-
-    from clinic.auth import secret_hash
-    from kiosk.signalling.device_config import DeviceConfig
-
-    code = f"{secrets.randbelow(10**16):016d}"
-    config = DeviceConfig.model_validate({"name": name, "buttons": buttons})
-    await storage.create_device(
-        clinic_id, name, secret_hash(code), time.time() + 7 * 24 * 3600,
-        config.model_dump(mode="json"),
-    )  # fmt: skip
-    return code
 
 
 async def serve(

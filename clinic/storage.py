@@ -324,13 +324,6 @@ class Storage:
         async with self._engine.connect() as conn:
             return [(_member(row), row.email) for row in await conn.execute(query)]
 
-    async def member_email(self, member_id: str) -> str | None:
-        async with self._engine.connect() as conn:
-            email: str | None = await conn.scalar(
-                sa.select(members.c.email).where(members.c.id == member_id)
-            )
-        return email
-
     async def create_session(self, member_id: str, token_hash: str, expires_at: float) -> None:
         async with self._engine.begin() as conn:
             # expired sessions are cleaned up whenever someone logs in

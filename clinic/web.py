@@ -17,8 +17,9 @@ from clinic.errors import ClinicError, InvalidError, UnauthorizedError
 from clinic.keys import ClinicKeys
 from clinic.principals import Device, Member, Principal
 from clinic.ratelimit import FailureLimiter
-from clinic.storage import Storage
+from clinic.storage import DeviceRecord, Storage
 from kiosk.signalling.device_config import DeviceConfig
+from kiosk.signalling.validation import problems
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +61,7 @@ async def parse_body(request: web.Request, model: type[B]) -> B:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise InvalidError(
-            [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()]
-        ) from None
+        raise InvalidError(problems(exc)) from None
 
 
 def bearer(request: web.Request) -> str:
@@ -81,10 +80,18 @@ async def authenticate(request: web.Request) -> Principal:
     if member is not None:
         return member
     device = await storage.device_by_token(token_hash)
-    if device is not None:
-        rooms = DeviceConfig.model_validate(device.config).rooms()
-        return Device(device.id, device.clinic_id, device.name, rooms)
-    raise UnauthorizedError("the token is unknown, expired or revoked")
+    if device is None:
+        raise UnauthorizedError("the token is unknown, expired or revoked")
+    rooms = DeviceConfig.model_validate(device.config).rooms()
+    return Device(device.id, device.clinic_id, device.name, rooms)
+
+
+async def authenticate_device(request: web.Request) -> DeviceRecord:
+    """The enrolled, unrevoked device whose token the request carries."""
+    device = await request.app[STORAGE].device_by_token(secret_hash(bearer(request)))
+    if device is None:
+        raise UnauthorizedError("unknown or revoked device token")
+    return device
 
 
 async def authenticate_member(request: web.Request) -> Member:

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 class Daemon:
     """Owns the controller and carries out its commands on the HAL."""
 
-    def __init__(self, settings: Settings, hal: Hal) -> None:
+    def __init__(self, settings: Settings, hal: Hal, stopped: asyncio.Event | None = None) -> None:
         self.settings = settings
         self.hal = hal
         self.controller = Controller()
@@ -63,7 +63,8 @@ class Daemon:
         self.manager: Manager | None = None
         self.engine = CallEngine(hal)
         self._call_work: asyncio.Task[None] | None = None
-        self.stopped = asyncio.Event()
+        # set by a signal (in `kiosk run`) or by the daemon itself (a restart command)
+        self.stopped = stopped or asyncio.Event()
         self.exit_code = 0
 
     def stop(self, exit_code: int = 0) -> None:
@@ -199,10 +200,7 @@ class Daemon:
             log.debug("button %d %s", event.number, event.kind)
             if event.kind is ButtonKind.PRESS:
                 self.last_press = {"number": event.number, "at": event.time}
-                self.dispatch_press(event.number)
-
-    def dispatch_press(self, number: int) -> None:
-        self.dispatch(ButtonPressed(number))
+                self.dispatch(ButtonPressed(event.number))
 
     async def watch_health(self, period: float = 1.0) -> None:
         """Log every peripheral health change; the error LED shows a degraded box."""

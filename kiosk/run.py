@@ -42,18 +42,6 @@ async def run(settings: Settings, status_line: StatusLineHandler | None = None) 
             loop.remove_signal_handler(sig)
 
 
-async def _until(stop: asyncio.Event, daemon: Daemon) -> None:
-    """Until a signal or the daemon itself (a restart command) asks to stop."""
-    signalled = asyncio.ensure_future(stop.wait())
-    requested = asyncio.ensure_future(daemon.stopped.wait())
-    try:
-        await asyncio.wait([signalled, requested], return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        signalled.cancel()
-        requested.cancel()
-        await asyncio.gather(signalled, requested, return_exceptions=True)
-
-
 async def _run(
     settings: Settings, stop: asyncio.Event, began: float, status_line: StatusLineHandler | None
 ) -> int:
@@ -67,7 +55,7 @@ async def _run(
         # started in dependency order; the stack stops them in reverse, on every path
         await stack.enter_async_context(hal)
         restrict_host_addresses(settings.ice_host_addresses)
-        daemon = Daemon(settings, hal)
+        daemon = Daemon(settings, hal, stop)
         stack.callback(daemon.timers.cancel_all)
         stack.push_async_callback(daemon.close)
         manager = Manager(daemon, DeviceState(settings.state_dir), settings.enrollment_file)
@@ -105,7 +93,7 @@ async def _run(
                 )
             notifier.status(daemon.human_status())
             notifier.ready()  # the HAL, the control socket and management are up
-            await _until(stop, daemon)
+            await stop.wait()
             notifier.stopping()
             log.info("stopping")
             for task in workers:

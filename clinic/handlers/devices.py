@@ -3,15 +3,14 @@ device channel."""
 
 from __future__ import annotations
 
-import secrets
-import time
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from clinic.auth import new_secret, secret_hash
-from clinic.device_channels import authenticate_device, online
+from clinic.device_channels import online
+from clinic.enrollment import create_device, normalise_code
 from clinic.errors import (
     ForbiddenError,
     InvalidCodeError,
@@ -22,17 +21,23 @@ from clinic.errors import (
 from clinic.principals import Principal, RoomKind
 from clinic.rules import is_clinic_admin
 from clinic.storage import DeviceRecord
-from clinic.web import CHANNELS, ENROLL_LIMITER, STORAGE, authenticate, iso, parse_body
-from kiosk.signalling.channel import CLOSE_REVOKED, CommandAction, command_message, config_message
-from kiosk.signalling.device_config import DeviceConfig, problems
+from clinic.web import (
+    CHANNELS,
+    ENROLL_LIMITER,
+    STORAGE,
+    authenticate,
+    authenticate_device,
+    iso,
+    parse_body,
+)
+from kiosk.signalling.channel import CLOSE_REVOKED, CommandAction, command_message
+from kiosk.signalling.device_config import DeviceConfig
 from kiosk.signalling.server import HUB
 
 routes = web.RouteTableDef()
 
-CODE_TTL_S = 7 * 24 * 3600
 
-
-class NewDevice(BaseModel):
+class DeviceName(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
     name: str = Field(min_length=1, max_length=100)
 
@@ -50,15 +55,6 @@ class Enrollment(BaseModel):
 
 class NewCommand(BaseModel):
     action: CommandAction
-
-
-def new_enrollment_code() -> str:
-    """16 decimal digits, like a Webex activation code, grouped for reading aloud."""
-    return f"{secrets.randbelow(10**16):016d}"
-
-
-def normalise_code(code: str) -> str:
-    return "".join(ch for ch in code if ch.isdigit())
 
 
 async def admin_device(request: web.Request) -> tuple[Principal, DeviceRecord]:
@@ -87,19 +83,20 @@ def device_json(request: web.Request, device: DeviceRecord) -> dict[str, Any]:
 
 
 @routes.post("/api/v1/clinics/{clinic_id}/devices")
-async def create_device(request: web.Request) -> web.Response:
+async def add_device(request: web.Request) -> web.Response:
     who = await authenticate(request)
     clinic_id = request.match_info["clinic_id"]
     if not is_clinic_admin(who, clinic_id):
         raise ForbiddenError("only a clinic admin of this clinic may add devices")
-    body = await parse_body(request, NewDevice)
-    code, expires = new_enrollment_code(), time.time() + CODE_TTL_S
-    config = DeviceConfig(name=body.name).model_dump(mode="json")
-    device_id = await request.app[STORAGE].create_device(
-        clinic_id, body.name, secret_hash(code), expires, config
-    )
+    body = await parse_body(request, DeviceName)
+    new = await create_device(request.app[STORAGE], clinic_id, body.name)
     return web.json_response(
-        {"device_id": device_id, "enrollment_code": code, "expires_at": iso(expires)}, status=201
+        {
+            "device_id": new.device_id,
+            "enrollment_code": new.enrollment_code,
+            "expires_at": iso(new.expires_at),
+        },
+        status=201,
     )
 
 
@@ -116,14 +113,7 @@ async def list_devices(request: web.Request) -> web.Response:
 @routes.put("/api/v1/devices/{device_id}/config")
 async def put_config(request: web.Request) -> web.Response:
     _, device = await admin_device(request)
-    try:
-        data = await request.json()
-    except ValueError:
-        raise InvalidError(["body: not valid JSON"]) from None
-    try:
-        config = DeviceConfig.model_validate(data)
-    except ValidationError as exc:
-        raise InvalidError(problems(exc)) from None
+    config = await parse_body(request, DeviceConfig)
     wrong = []
     storage = request.app[STORAGE]
     for number, button in sorted(config.buttons.items()):
@@ -143,7 +133,7 @@ async def put_config(request: web.Request) -> web.Response:
         raise InvalidError(wrong)
     stored = config.model_dump(mode="json")
     version = await storage.set_device_config(device.id, stored)
-    await request.app[CHANNELS].send(device.id, config_message(version, stored))
+    await request.app[CHANNELS].push_config(device.id, version, stored)
     return web.json_response({"config_version": version})
 
 
@@ -220,7 +210,7 @@ async def enroll(request: web.Request) -> web.Response:
 @routes.get("/api/v1/device/channel")
 async def channel(request: web.Request) -> web.StreamResponse:
     storage = request.app[STORAGE]
-    device = await authenticate_device(request, storage)
+    device = await authenticate_device(request)
     return await request.app[CHANNELS].serve(request, storage, device)
 
 

@@ -12,7 +12,6 @@ class Faults:
     def __init__(self, device: str, initial: str | None = None) -> None:
         self._device = device
         self._health = Health.ok()
-        self._started = False
         if initial == "missing":
             self.unplug()
         elif initial == "error":

@@ -166,10 +166,6 @@ class EncodedVideoTrack(MediaStreamTrack):
         self._encoder: SharedEncoder | None = None
         self._queue: asyncio.Queue[Packet | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
 
-    @property
-    def encoder(self) -> SharedEncoder | None:
-        return self._encoder
-
     def request_keyframe(self) -> None:
         if self._encoder is not None:
             self._encoder.request_keyframe()

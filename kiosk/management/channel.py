@@ -17,7 +17,7 @@ import aiohttp
 
 from kiosk.management.backoff import Backoff
 from kiosk.management.state import Credential
-from kiosk.signalling.channel import CHANNEL_PATH, CLOSE_REVOKED
+from kiosk.signalling.channel import CHANNEL_PATH, CLOSE_REVOKED, send_json
 
 log = logging.getLogger(__name__)
 
@@ -85,14 +85,7 @@ class ChannelClient:
         self._reconnect.set()
 
     async def send(self, message: dict[str, Any]) -> bool:
-        ws = self._ws
-        if ws is None or ws.closed:
-            return False
-        try:
-            await ws.send_str(json.dumps(message))
-        except (ConnectionError, RuntimeError):
-            return False
-        return True
+        return await send_json(self._ws, message)
 
     async def _session(self, session: aiohttp.ClientSession, headers: dict[str, str]) -> None:
         try:

@@ -26,7 +26,8 @@ from kiosk.management.backoff import Backoff
 from kiosk.management.channel import ChannelClient
 from kiosk.management.enroll import enroll, enroll_from_file
 from kiosk.management.state import Credential, DeviceState
-from kiosk.signalling.device_config import DeviceConfig, problems
+from kiosk.signalling.device_config import DeviceConfig
+from kiosk.signalling.validation import problems
 from kiosk.version import SOFTWARE_VERSION
 
 if TYPE_CHECKING:
@@ -106,7 +107,7 @@ class Manager:
             config = DeviceConfig.model_validate(data)
         except ValidationError as exc:
             # keep the last good config; the admin sees why in the next heartbeat
-            self.config_error = "; ".join(problems(exc))
+            self.config_error = "; ".join(problems(exc, root="config"))
             log.error("rejected config version %d: %s", version, self.config_error)
             return
         self.config_error = None

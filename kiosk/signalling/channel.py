@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -44,3 +45,21 @@ def config_message(version: int, config: dict[str, Any]) -> dict[str, Any]:
 
 def command_message(command_id: str, action: str) -> dict[str, Any]:
     return {"type": "command", "command_id": command_id, "action": action}
+
+
+class _Socket(Protocol):
+    @property
+    def closed(self) -> bool: ...
+
+    async def send_str(self, data: str) -> None: ...
+
+
+async def send_json(ws: _Socket | None, message: dict[str, Any]) -> bool:
+    """Send on an aiohttp WebSocket (either end); False if it is gone."""
+    if ws is None or ws.closed:
+        return False
+    try:
+        await ws.send_str(json.dumps(message))
+    except (ConnectionError, RuntimeError):
+        return False
+    return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ButtonActionName = Literal["join", "leave", "toggle_mute", "toggle_camera", "answer_next_patient"]
 
@@ -65,12 +65,3 @@ class DeviceConfig(_Part):
     def rooms(self) -> frozenset[str]:
         """The rooms its buttons name: the only rooms this device may join."""
         return frozenset(b.room_id for b in self.buttons.values() if b.room_id is not None)
-
-
-def problems(error: ValidationError) -> list[str]:
-    """Every problem of a config, one line each, for the admin."""
-    return [
-        f"{'.'.join(str(p) for p in e['loc']) or 'config'}: "
-        + str(e["msg"]).removeprefix("Value error, ")
-        for e in error.errors()
-    ]

@@ -81,13 +81,6 @@ class _Session:
         return PeerInfo(peer_id=self.peer_id, name=self.name, role=self.claims.role)
 
 
-@dataclass
-class HubStats:
-    joins: int = 0
-    relayed: int = 0
-    errors: int = 0
-
-
 class Hub:
     def __init__(
         self,
@@ -104,10 +97,6 @@ class Hub:
         self._join_timeout = join_timeout_s
         self._rooms: dict[str, dict[str, _Session]] = {}
         self._sessions: set[_Session] = set()
-        self.stats = HubStats()
-
-    def occupants(self, room_id: str) -> list[PeerInfo]:
-        return [s.info() for s in self._rooms.get(room_id, {}).values()]
 
     def rooms(self) -> dict[str, int]:
         return {room: len(peers) for room, peers in self._rooms.items()}
@@ -204,7 +193,6 @@ class Hub:
         session.peer_id = secrets.token_urlsafe(8)
         others = list(room.values())
         room[session.peer_id] = session
-        self.stats.joins += 1
         self._send(
             session, m.joined(claims.room_id, session.peer_id, [o.info() for o in others], ice)
         )
@@ -224,7 +212,6 @@ class Hub:
         if target is None or target is session:
             self._error(session, ErrorCode.UNKNOWN_PEER, f"no peer {message.to!r} in this room")
             return
-        self.stats.relayed += 1
         self._send(target, {**message.model_dump(), "from": session.peer_id})
 
     def _leave(self, session: _Session) -> None:
@@ -249,7 +236,6 @@ class Hub:
     # ---- sending --------------------------------------------------------------------
 
     def _error(self, session: _Session, code: ErrorCode, message: str) -> None:
-        self.stats.errors += 1
         self._send(session, m.error(code, message))
 
     def _send(self, session: _Session, message: dict[str, Any]) -> None:

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from kiosk.signalling.validation import problems
+
 MAX_FRAME_BYTES = 64 * 1024
 JOIN_TIMEOUT_S = 10.0
 MAX_PARTICIPANTS = 6
@@ -104,10 +106,8 @@ def parse_client_message(frame: str | bytes) -> ClientMessage:
     try:
         return _client_adapter.validate_python(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'message'}: {e['msg']}" for e in exc.errors()
-        )
-        raise BadMessageError(ErrorCode.BAD_MESSAGE, problems[:500]) from None
+        listed = "; ".join(problems(exc, root="message"))
+        raise BadMessageError(ErrorCode.BAD_MESSAGE, listed[:500]) from None
 
 
 # ---- server -> client ----------------------------------------------------------------
