@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from hal.fake import FakeCamera
 from hal.tracks import CameraTrack
 from kiosk.call.ice import close_peer_connection, restrict_host_addresses
-from tests.clinic_server import ClinicServer, clinic_server_at
+from tests.clinic_server import ClinicFixture, ClinicServer, clinic_server_at
 from tests.mesh_peer import MeshPeer
 from tests.processes import KioskProcess
 
@@ -95,7 +95,7 @@ def bare_rss_mib() -> float:
     return int(subprocess.check_output([sys.executable, "-c", code])) / 1024
 
 
-async def enrolled_kiosk(server: ClinicServer, tmp: Path) -> tuple[KioskProcess, str]:
+async def enrolled_kiosk(server: ClinicServer, tmp: Path) -> tuple[KioskProcess, ClinicFixture]:
     clinic = await server.make_clinic("Bench")
     admin = clinic.admin.token
     created = await server.ok(
@@ -123,13 +123,11 @@ async def enrolled_kiosk(server: ClinicServer, tmp: Path) -> tuple[KioskProcess,
     os.sched_setaffinity(kiosk.proc.pid, {0})
     while (await kiosk.status())["config_version"] != 2:
         await asyncio.sleep(0.05)
-    server.bench_clinic = clinic  # type: ignore[attr-defined]
-    return kiosk, clinic.meeting_room
+    return kiosk, clinic
 
 
-async def participant(server: ClinicServer, room: str, name: str) -> MeshPeer:
-    clinic = server.bench_clinic  # type: ignore[attr-defined]
-    grant = await server.ok("POST", f"/rooms/{room}/join-token", clinic.member.token)
+async def participant(server: ClinicServer, clinic: ClinicFixture, name: str) -> MeshPeer:
+    grant = await server.ok("POST", f"/rooms/{clinic.meeting_room}/join-token", clinic.member.token)
     peer = MeshPeer(server.session, grant["signal_url"], grant["token"], name, send=False)
     await peer.join()
     return peer
@@ -162,7 +160,7 @@ async def main() -> dict[str, object]:
     result: dict[str, object] = {"benchmark": "call", "video": f"VP8 {WIDTH}x{HEIGHT}@{FPS}"}
     with tempfile.TemporaryDirectory() as tmp:
         async with clinic_server_at(Path(tmp) / "clinic.db") as server:
-            kiosk, room = await enrolled_kiosk(server, Path(tmp))
+            kiosk, clinic = await enrolled_kiosk(server, Path(tmp))
             assert kiosk.proc is not None
             pid = kiosk.proc.pid
             try:
@@ -174,7 +172,7 @@ async def main() -> dict[str, object]:
                 result["idle_rss_ratio"] = round(idle_rss / bare, 2)
 
                 # join latency, against raw aiortc in the same run
-                watcher = await participant(server, room, "watcher")
+                watcher = await participant(server, clinic, "watcher")
                 presses = []
                 raws = []
                 for _ in range(5):
@@ -197,7 +195,7 @@ async def main() -> dict[str, object]:
                 others: list[MeshPeer] = []
                 for count in (1, 5):
                     while len(others) + 1 < count:
-                        others.append(await participant(server, room, f"w{len(others)}"))
+                        others.append(await participant(server, clinic, f"w{len(others)}"))
                     await kiosk.press(1)
                     await wait_state(kiosk, "in_call")
                     for peer in [watcher, *others]:

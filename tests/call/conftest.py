@@ -32,15 +32,26 @@ class Room:
     device_id: str
     participants: list[MeshPeer]
 
-    async def participant(self, name: str, room_id: str | None = None) -> MeshPeer:
+    async def participant(
+        self, name: str, room_id: str | None = None, send: bool = True
+    ) -> MeshPeer:
         grant = await self.server.ok(
             "POST", f"/rooms/{room_id or self.clinic.meeting_room}/join-token",
             self.clinic.member.token,
         )  # fmt: skip
-        peer = MeshPeer(self.server.session, grant["signal_url"], grant["token"], name)
+        peer = MeshPeer(self.server.session, grant["signal_url"], grant["token"], name, send)
         self.participants.append(peer)
         assert (await peer.join())["type"] == "joined"
         return peer
+
+    async def call_with(self, name: str) -> tuple[MeshPeer, str]:
+        """``name`` waits in the meeting room, button 1 brings the kiosk: the participant
+        and the kiosk's peer id, once media flows."""
+        peer = await self.participant(name)
+        await self.kiosk.press(1)
+        await self.wait_state("in_call")
+        await peer.wait_for_media(remotes=1, frames=10)
+        return peer, peer.any_remote()
 
     async def status(self) -> dict[str, Any]:
         return await self.kiosk.status()

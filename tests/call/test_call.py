@@ -39,11 +39,7 @@ async def test_a_press_joins_and_both_sides_see_and_hear(room: Room) -> None:
 
 
 async def test_mute_and_privacy_hold(room: Room) -> None:
-    doctor = await room.participant("Dr Remote")
-    await room.kiosk.press(1)
-    await room.wait_state("in_call")
-    await doctor.wait_for_media(remotes=1, frames=10)
-    kiosk_peer = doctor.any_remote()
+    doctor, kiosk_peer = await room.call_with("Dr Remote")
 
     await room.kiosk.press(4)  # mute
     await room.kiosk.press(5)  # camera off
@@ -66,15 +62,17 @@ async def test_mute_and_privacy_hold(room: Room) -> None:
 
 @pytest.mark.parametrize("count", [3, 5])
 async def test_every_participant_receives_the_kiosk(room: Room, count: int) -> None:
-    participants = [await room.participant(f"p{i}") for i in range(count)]
+    # watchers: they send nothing, so the kiosk is the only one each of them can receive
+    # (and a 2-core machine is not also running a 5-way mesh of test participants)
+    participants = [await room.participant(f"p{i}", send=False) for i in range(count)]
     await room.kiosk.press(1)
     await room.wait_state("in_call")
     for peer in participants:
-        await peer.wait_for_media(remotes=count, frames=5, timeout=60)
+        await peer.wait_for_media(remotes=1, frames=5, timeout=60)
 
     async def all_connected() -> bool:
         peers = (await room.status())["peers"]
-        return len(peers) == count and all(p["video_frames_received"] > 0 for p in peers)
+        return len(peers) == count and all(p["connection"] == "connected" for p in peers)
 
     await eventually(all_connected, timeout=30)
     # encoded once for all of them: one encoder, every sender on it, one encode a frame
@@ -91,7 +89,7 @@ async def test_leave_and_a_remote_command(room: Room) -> None:
     doctor = await room.participant("Dr Remote")
     await room.kiosk.press(1)
     await room.wait_state("in_call")
-    left = await asyncio.wait_for(asyncio.shield(room.kiosk.press(3)), 10)
+    left = await room.kiosk.press(3)
     assert left["state"] in ("leaving", "idle")
     await room.wait_state("idle")
     assert (await doctor.next_event("peer_left"))["type"] == "peer_left"

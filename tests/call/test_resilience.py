@@ -14,11 +14,7 @@ from tests.management.test_managed_kiosk import eventually
 
 
 async def test_camera_unplugged_mid_call(room: Room) -> None:
-    doctor = await room.participant("Dr Remote")
-    await room.kiosk.press(1)
-    await room.wait_state("in_call")
-    await doctor.wait_for_media(remotes=1, frames=10)
-    kiosk = doctor.any_remote()
+    doctor, kiosk = await room.call_with("Dr Remote")
 
     await request(room.kiosk.socket, "POST", "/fake/camera/unplug")
 
@@ -48,11 +44,7 @@ async def test_camera_unplugged_mid_call(room: Room) -> None:
 
 
 async def test_media_goes_on_when_signalling_drops(room: Room) -> None:
-    doctor = await room.participant("Dr Remote")
-    await room.kiosk.press(1)
-    await room.wait_state("in_call")
-    await doctor.wait_for_media(remotes=1, frames=10)
-    kiosk = doctor.any_remote()
+    doctor, kiosk = await room.call_with("Dr Remote")
     await room.server.app[HUB].close_all(1001, "signalling restarting")  # every socket
     before = doctor.video_frames[kiosk]
     await asyncio.sleep(2)
