@@ -53,7 +53,7 @@ def build_app(storage: Storage, public_url: str | None = None) -> web.Applicatio
     app[PASSWORDS] = Passwords()
     app[PUBLIC_URL] = public_url
     app[CONSULTATIONS] = consultations
-    app[CHANNELS] = DeviceChannels(Alerts(storage))
+    app[CHANNELS] = DeviceChannels(Alerts(storage), storage, keys)
     app[ENROLL_LIMITER] = FailureLimiter(limit=5, window_s=60)
     app.add_routes(accounts.routes)
     app.add_routes(devices.routes)

@@ -11,6 +11,8 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import ValidationError
 
 from clinic.alerts import Alerts
+from clinic.fallback import grant_for, reported
+from clinic.keys import ClinicKeys
 from clinic.storage import DeviceRecord, Storage
 from kiosk.signalling.channel import (
     CommandResultMsg,
@@ -27,9 +29,12 @@ CLOSE_REPLACED = 4409
 class DeviceChannels:
     """The open channel of every connected device."""
 
-    def __init__(self, alerts: Alerts) -> None:
+    def __init__(self, alerts: Alerts, storage: Storage, keys: ClinicKeys) -> None:
         self._sockets: dict[str, web.WebSocketResponse] = {}
         self.alerts = alerts
+        self._storage = storage
+        self._keys = keys
+        self._reports: dict[str, dict[str, Any]] = {}  # the fallback part of the last heartbeat
 
     def connected(self, device_id: str) -> bool:
         return device_id in self._sockets
@@ -37,10 +42,21 @@ class DeviceChannels:
     async def send(self, device_id: str, message: dict[str, Any]) -> bool:
         return await send_json(self._sockets.get(device_id), message)
 
-    async def push_config(self, device_id: str, version: int, config: dict[str, Any]) -> None:
+    async def push_config(self, device: DeviceRecord) -> None:
         """A new config: to the device if it is connected, and to the offline watch."""
-        self.alerts.interval(device_id, _heartbeat_s(config))
-        await self.send(device_id, config_message(version, config))
+        self.alerts.interval(device.id, _heartbeat_s(device.config))
+        if self.connected(device.id):
+            await self.send(device.id, await self._config_message(device))
+
+    async def _config_message(self, device: DeviceRecord) -> dict[str, Any]:
+        grant = await grant_for(self._storage, self._keys, device)
+        return config_message(device.config_version, device.config, grant)
+
+    async def _fallback_changed(self, clinic_id: str) -> None:
+        """A device's key or a host's addresses changed: every device of the clinic hears."""
+        for device in await self._storage.devices(clinic_id):
+            if self.connected(device.id):
+                await self.send(device.id, await self._config_message(device))
 
     async def close(self, device_id: str, code: int, reason: str) -> None:
         self.alerts.forget(device_id)
@@ -61,15 +77,16 @@ class DeviceChannels:
         if old is not None:  # a reconnect while the old socket lingers: the new one wins
             await old.close(code=CLOSE_REPLACED, message=b"replaced by a new connection")
         self._sockets[device.id] = ws
+        self._reports[device.id] = reported(device)
         log.info("device %s connected", device.id)
         self.alerts.connected(device.id, device.clinic_id, device.name, _heartbeat_s(device.config))
         try:
             await storage.record_heartbeat(device.id, None)
-            await ws.send_str(json.dumps(config_message(device.config_version, device.config)))
+            await ws.send_str(json.dumps(await self._config_message(device)))
             async for msg in ws:
                 if msg.type is not WSMsgType.TEXT:
                     continue
-                await self._receive(storage, device.id, msg.data, ws)
+                await self._receive(storage, device, msg.data, ws)
         finally:
             if self._sockets.get(device.id) is ws:
                 del self._sockets[device.id]
@@ -78,16 +95,22 @@ class DeviceChannels:
         return ws
 
     async def _receive(
-        self, storage: Storage, device_id: str, text: str, ws: web.WebSocketResponse
+        self, storage: Storage, device: DeviceRecord, text: str, ws: web.WebSocketResponse
     ) -> None:
+        device_id = device.id
         problem: str | None = None
         try:
             data = json.loads(text)
             kind = data.get("type") if isinstance(data, dict) else None
             if kind == "heartbeat":
                 beat = Heartbeat.model_validate(data)
-                await storage.record_heartbeat(device_id, beat.model_dump(mode="json"))
+                status = beat.model_dump(mode="json")
+                await storage.record_heartbeat(device_id, status)
                 self.alerts.heartbeat(device_id, dict(beat.peripherals))
+                report = status.get("fallback") or {}
+                if report != self._reports.get(device_id):
+                    self._reports[device_id] = report
+                    await self._fallback_changed(device.clinic_id)
             elif kind == "command_result":
                 r = CommandResultMsg.model_validate(data)
                 await storage.answer_command(device_id, r.command_id, r.ok, r.message)

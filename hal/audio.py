@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import av
-import numpy as np
-import numpy.typing as npt
 
 from hal.interfaces import AUDIO_SAMPLE_RATE
+from hal.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+else:
+    np = lazy_module("numpy")
 
 SILENCE_DBFS = -120.0
 

@@ -8,9 +8,16 @@ a 16x16 luma block (one H.264 macroblock), so it survives lossy coding at any sa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
+from hal.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+else:
+    np = lazy_module("numpy")
+
 
 BLOCK = 16
 _BLACK, _WHITE = 16, 235

@@ -20,6 +20,7 @@ from kiosk.errors import ControlError
 from kiosk.logs import StatusLineHandler
 from kiosk.management.manager import Manager
 from kiosk.management.state import DeviceState
+from kiosk.memory import limit_arenas
 from kiosk.systemd import Notifier
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ EXIT_FAILURE = 1
 async def run(settings: Settings, status_line: StatusLineHandler | None = None) -> int:
     """Run the daemon until SIGTERM or SIGINT."""
     began = time.monotonic()
+    limit_arenas()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

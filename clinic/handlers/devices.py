@@ -129,11 +129,19 @@ async def put_config(request: web.Request) -> web.Response:
                 f"buttons.{number}.room_id: no meeting room or user room {button.room_id} "
                 "in this clinic"
             )
+    clinic_devices = {d.id for d in await storage.devices(device.clinic_id)}
+    wrong += [
+        f"fallback.hosts.{i}: no device {host} in this clinic"
+        for i, host in enumerate(config.fallback.hosts)
+        if host not in clinic_devices
+    ]
     if wrong:
         raise InvalidError(wrong)
     stored = config.model_dump(mode="json")
     version = await storage.set_device_config(device.id, stored)
-    await request.app[CHANNELS].push_config(device.id, version, stored)
+    updated = await storage.device(device.id)
+    assert updated is not None
+    await request.app[CHANNELS].push_config(updated)
     return web.json_response({"config_version": version})
 
 

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import time
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import av
-import numpy as np
-import numpy.typing as npt
 
 from hal import framestamp
 from hal.errors import DeviceFailedError
 from hal.fake.faults import Faults
 from hal.health import Health
 from hal.interfaces import VIDEO_CLOCK_RATE
+from hal.lazy import lazy_module
 from hal.pacing import Pacer
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+else:
+    np = lazy_module("numpy")
 
 # BT.601 video-range YUV of white, yellow, cyan, green, magenta, red, blue, black
 _BARS_YUV = [
@@ -38,7 +44,7 @@ class FakeCamera:
         self._pacer = Pacer(1 / fps)
         self._number = 0
         self._started = False
-        self._background = self._bars()
+        self._background: npt.NDArray[np.uint8] | None = None
 
     @property
     def width(self) -> int:
@@ -94,6 +100,8 @@ class FakeCamera:
 
     def _render(self) -> npt.NDArray[np.uint8]:
         w, h = self._width, self._height
+        if self._background is None:
+            self._background = self._bars()
         planes = self._background.copy()
         luma = planes[:h]
         # a box that sweeps left to right once every two seconds, over the bars

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
-import numpy as np
-import numpy.typing as npt
 
 from hal.audio import MonoConverter, mono_frame
 from hal.errors import DeviceFailedError, DeviceMissingError
 from hal.fake.faults import Faults
 from hal.health import Health
 from hal.interfaces import AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE
+from hal.lazy import lazy_module
 from hal.pacing import Pacer
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+else:
+    np = lazy_module("numpy")
 
 TONE_AMPLITUDE = 0.3  # of full scale: about -13.5 dBFS RMS
 
@@ -49,12 +55,21 @@ def _load_file(path: Path) -> npt.NDArray[np.int16]:
     return samples
 
 
+def _tone(hz: float) -> npt.NDArray[np.int16]:
+    # a whole number of periods per buffer, so the loop has no click
+    seconds = 1.0 if hz.is_integer() else 10.0
+    t = np.arange(int(AUDIO_SAMPLE_RATE * seconds)) / AUDIO_SAMPLE_RATE
+    wave = TONE_AMPLITUDE * 32767 * np.sin(2 * math.pi * hz * t)
+    return wave.astype(np.int16)
+
+
 class FakeMicrophone:
     def __init__(self, source: str = "tone:440", fault: str | None = None) -> None:
         self._source = parse_source(source)
         self.faults = Faults("microphone", fault)
         self._pacer = Pacer(AUDIO_FRAME_SAMPLES / AUDIO_SAMPLE_RATE)
         self._samples: npt.NDArray[np.int16] | None = None
+        self._started = False
         self._position = 0
         self._pts = 0
 
@@ -69,27 +84,23 @@ class FakeMicrophone:
                 self._samples = _load_file(self._source)
             except (DeviceMissingError, DeviceFailedError) as exc:
                 self.faults.raise_(exc)
-        else:
-            # a whole number of periods per buffer, so the loop has no click
-            hz = self._source
-            seconds = 1.0 if hz.is_integer() else 10.0
-            n = int(AUDIO_SAMPLE_RATE * seconds)
-            t = np.arange(n) / AUDIO_SAMPLE_RATE
-            wave = TONE_AMPLITUDE * 32767 * np.sin(2 * math.pi * hz * t)
-            self._samples = wave.astype(np.int16)
+        self._started = True
 
     async def stop(self) -> None:
-        self._samples = None
+        self._started = False
 
     async def read(self) -> av.AudioFrame:
         self.faults.check()
-        if self._samples is None:
+        if not self._started:
             raise DeviceFailedError("microphone read before start")
         await self._pacer.wait()
         self.faults.check()
-        samples = self._samples
-        if samples is None:  # stopped while we slept
+        if not self._started:  # stopped while we slept
             raise DeviceFailedError("microphone stopped")
+        if self._samples is None:  # a tone, made at first read: an idle box needs no numpy
+            assert isinstance(self._source, float)
+            self._samples = _tone(self._source)
+        samples = self._samples
         idx = (self._position + np.arange(AUDIO_FRAME_SAMPLES)) % samples.size
         self._position = int((self._position + AUDIO_FRAME_SAMPLES) % samples.size)
         frame = mono_frame(samples[idx], self._pts)

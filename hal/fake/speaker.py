@@ -5,16 +5,22 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import av
-import numpy as np
-import numpy.typing as npt
 
 from hal.audio import MonoConverter, level_dbfs
 from hal.errors import DeviceFailedError
 from hal.fake.faults import Faults
 from hal.health import Health
 from hal.interfaces import AUDIO_SAMPLE_RATE
+from hal.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+else:
+    np = lazy_module("numpy")
 
 
 @dataclass(frozen=True, slots=True)

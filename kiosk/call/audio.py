@@ -7,15 +7,21 @@ import contextlib
 import logging
 import time
 from collections import deque
+from typing import TYPE_CHECKING
 
 import av
-import numpy as np
-import numpy.typing as npt
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from hal import AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE, HalError, Microphone, Speaker
 from hal.audio import SILENCE_DBFS, MonoConverter, level_dbfs, mono_frame
+from hal.lazy import lazy_module
 from hal.pacing import Pacer
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+else:
+    np = lazy_module("numpy")
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from kiosk.call.audio_encoder import SharedAudioEncoder
 from kiosk.call.peer import PeerLink
 from kiosk.call.video import VideoPipeline
 from kiosk.call.video_source import VideoSource
+from kiosk.memory import release_free_memory
 from kiosk.signalling.client import JoinError, SignallingClient
 from kiosk.signalling.device_config import VideoConfig
 
@@ -205,6 +206,7 @@ class CallEngine:
         call, self.call = self.call, None
         if call is not None:
             await call.close()
+            release_free_memory()
             log.info("left %s", call.room_id)
 
     def set_muted(self, muted: bool) -> None:

@@ -6,12 +6,18 @@ from __future__ import annotations
 import logging
 import time
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import av
-import numpy as np
 
 from hal import VIDEO_CLOCK_RATE, Camera, HalError
+from hal.lazy import lazy_module
 from hal.pacing import Pacer
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_module("numpy")
 
 log = logging.getLogger(__name__)
 

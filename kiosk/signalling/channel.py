@@ -19,6 +19,35 @@ class _Msg(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class FallbackReport(_Msg):
+    """What a device tells the clinic for the LAN fallback (an extension of the heartbeat)."""
+
+    public_key: str = Field(min_length=1, max_length=1000)  # PEM of its Ed25519 key
+    addresses: list[str] = Field(default_factory=list, max_length=16)
+    port: int | None = Field(None, ge=1, le=65535)  # set while it hosts a fallback hub
+
+
+class SignallingSwitch(_Msg):
+    to: Literal["cloud", "local"]
+    at: float
+    reason: str = Field("", max_length=200)
+
+
+class FallbackHost(_Msg):
+    device_id: str
+    addresses: list[str] = Field(default_factory=list, max_length=16)
+    port: int = Field(ge=1, le=65535)
+
+
+class FallbackGrant(_Msg):
+    """What the clinic gives a device for the LAN fallback, with every config message."""
+
+    clinic_public_key: str
+    hosts: list[FallbackHost] = Field(default_factory=list)
+    credential: str | None = None  # none until the device has reported its public key
+    expires_at: int | None = None
+
+
 class Heartbeat(_Msg):
     type: Literal["heartbeat"]
     state: Literal["idle", "joining", "in_call", "leaving", "error", "not_enrolled"]
@@ -30,6 +59,8 @@ class Heartbeat(_Msg):
     cpu_temp_c: float | None = None
     config_version: int | None = None
     config_error: str | None = Field(None, max_length=2000)
+    fallback: FallbackReport | None = None
+    signalling_switches: list[SignallingSwitch] = Field(default_factory=list, max_length=50)
 
 
 class CommandResultMsg(_Msg):
@@ -39,8 +70,13 @@ class CommandResultMsg(_Msg):
     message: str | None = Field(None, max_length=2000)
 
 
-def config_message(version: int, config: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "config", "config_version": version, "config": config}
+def config_message(
+    version: int, config: dict[str, Any], fallback: FallbackGrant | None = None
+) -> dict[str, Any]:
+    message = {"type": "config", "config_version": version, "config": config}
+    if fallback is not None:
+        message["fallback"] = fallback.model_dump(mode="json")
+    return message
 
 
 def command_message(command_id: str, action: str) -> dict[str, Any]:
