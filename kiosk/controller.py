@@ -56,6 +56,7 @@ STATE_LEDS: Mapping[State, Mapping[str, LedMode]] = {
 
 # applied over the state's pattern, in this order
 FLAG_LEDS: Mapping[str, Mapping[str, LedMode]] = {
+    "local_signalling": {"ready": pulse(1)},  # the cloud is gone: joins go over the LAN
     "muted": {"mute": ON},
     "camera_off": {"camera": ON},
     "degraded": {"error": ON},  # a peripheral is missing or broken
@@ -128,6 +129,13 @@ class PeripheralsChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class SignallingChanged:
+    """New joins go through the clinic (cloud) or a LAN fallback host (local)."""
+
+    local: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Identify:
     """Blink every LED for a while, so the admin can find the box."""
 
@@ -143,6 +151,7 @@ Event = (
     | RemoteCommand
     | TimerFired
     | PeripheralsChanged
+    | SignallingChanged
     | Identify
 )
 
@@ -228,6 +237,7 @@ class Controller:
     muted: bool = False
     camera_off: bool = False
     degraded: bool = False
+    local_signalling: bool = False
     rejected: bool = False
     identify: bool = False
     last_error: str | None = None
@@ -299,6 +309,8 @@ class Controller:
                 self._on_timer(name)
             case PeripheralsChanged(degraded):
                 self.degraded = degraded
+            case SignallingChanged(local):
+                self.local_signalling = local
             case Identify():
                 self.identify = True
                 self._emit(StartTimer("identify", IDENTIFY_SECONDS))

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from hal import ButtonKind, Hal, HealthState
@@ -31,11 +31,14 @@ from kiosk.controller import (
     SetCamera,
     SetMicrophone,
     ShowLeds,
+    SignallingChanged,
     StartTimer,
     TimerFired,
 )
 from kiosk.errors import InvalidTransitionError
-from kiosk.management.clinic_api import ClinicApi, ClinicApiError
+from kiosk.management.clinic_api import ClinicApi, ClinicApiError, ClinicUnreachableError
+from kiosk.management.fallback import FallbackUnavailableError
+from kiosk.management.route import Route, SignallingMode
 from kiosk.signalling.client import JoinError
 from kiosk.timers import Timers
 from kiosk.version import SOFTWARE_VERSION
@@ -44,6 +47,9 @@ if TYPE_CHECKING:
     from kiosk.management.manager import Manager
 
 log = logging.getLogger(__name__)
+
+# a hub that cannot be reached (as opposed to one that refuses): try the next one
+UNREACHABLE = ("unreachable", "timeout", "closed")
 
 
 class Daemon:
@@ -62,6 +68,8 @@ class Daemon:
         self._results: dict[str, asyncio.Future[tuple[bool, str | None]]] = {}
         self.manager: Manager | None = None
         self.engine = CallEngine(hal)
+        self.signalling = SignallingMode()
+        self._call_route: Route | None = None
         self._call_work: asyncio.Task[None] | None = None
         # set by a signal (in `kiosk run`) or by the daemon itself (a restart command)
         self.stopped = stopped or asyncio.Event()
@@ -165,22 +173,74 @@ class Daemon:
         try:
             if manager is None or manager.credential is None or manager.config is None:
                 raise ClinicApiError("not enrolled")
-            api = ClinicApi(manager.credential)
-            if room_id is None:
-                grant = await api.next_patient_token()
-                if grant is None:
-                    raise ClinicApiError("nobody is waiting")
-            else:
-                grant = await api.join_token(room_id)
-            joined = await self.engine.join(grant, manager.config.name, manager.config.video)
-        except (ClinicApiError, JoinError) as exc:
+            joined = None
+            failure: JoinError | None = None
+            async for route, grant in self._grants(manager, room_id):
+                try:
+                    joined = await self.engine.join(
+                        grant, manager.config.name, manager.config.video
+                    )
+                except JoinError as exc:
+                    if exc.code not in UNREACHABLE:
+                        raise
+                    log.warning("%s signalling: %s", route, exc)
+                    failure = exc
+                    continue
+                self._call_route = route
+                break
+            if joined is None:
+                raise failure or JoinError("unreachable", "no signalling server answered")
+        except (ClinicApiError, JoinError, FallbackUnavailableError) as exc:
             log.warning("join failed: %s", exc)
             self.dispatch(JoinFailed(str(exc)))
             return
         self.dispatch(JoinSucceeded(joined))
 
+    async def _grants(
+        self, manager: Manager, room_id: str | None
+    ) -> AsyncIterator[tuple[Route, dict[str, Any]]]:
+        """Join grants to try in order: the clinic's, then (if it is gone) the LAN's."""
+        assert manager.credential is not None
+        assert manager.config is not None
+        fallback = manager.fallback
+        if self.signalling.current == "cloud":
+            api = ClinicApi(manager.credential)
+            try:
+                if room_id is None:
+                    grant = await api.next_patient_token()
+                    if grant is None:
+                        raise ClinicApiError("nobody is waiting")
+                else:
+                    grant = await api.join_token(room_id)
+            except ClinicUnreachableError:
+                if room_id is None or not fallback.enabled:
+                    raise
+                log.warning("the clinic does not answer; joining over the LAN fallback")
+            else:
+                yield "cloud", grant
+            if not fallback.enabled:
+                return
+        if room_id is None:
+            raise ClinicApiError("the waiting area needs the clinic, which is unreachable")
+        for grant in fallback.grants(manager.credential, room_id, manager.config.name):
+            yield "local", grant
+
+    def refresh_signalling(self, reason: str) -> None:
+        """Cloud or local, after the clinic came or went, or a call ended."""
+        manager = self.manager
+        changed = self.signalling.decide(
+            cloud_up=bool(manager and manager.connected),
+            fallback_enabled=bool(manager and manager.fallback.enabled),
+            call_route=self._call_route,
+            reason=reason,
+        )
+        if changed:
+            self.dispatch(SignallingChanged(self.signalling.current == "local"))
+
     async def _leave(self) -> None:
         await self.engine.leave()
+        self._call_route = None
+        self.refresh_signalling("call ended")
         self.dispatch(LeaveFinished())
 
     async def close(self) -> None:
@@ -247,7 +307,8 @@ class Daemon:
         return {
             "state": c.state.value,
             "room_id": c.room_id,
-            "signalling": "cloud",
+            "signalling": self.signalling.current,
+            "fallback": manager.fallback.status() if manager else None,
             "enrolled": credential is not None,
             "device_id": credential.device_id if credential else None,
             "clinic_url": credential.clinic_url if credential else None,

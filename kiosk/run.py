@@ -18,6 +18,8 @@ from kiosk.control import ControlServer
 from kiosk.daemon import Daemon
 from kiosk.errors import ControlError
 from kiosk.logs import StatusLineHandler
+from kiosk.management.backoff import Backoff
+from kiosk.management.fallback import LanFallback
 from kiosk.management.manager import Manager
 from kiosk.management.state import DeviceState
 from kiosk.memory import limit_arenas
@@ -60,7 +62,10 @@ async def _run(
         daemon = Daemon(settings, hal, stop)
         stack.callback(daemon.timers.cancel_all)
         stack.push_async_callback(daemon.close)
-        manager = Manager(daemon, DeviceState(settings.state_dir), settings.enrollment_file)
+        state = DeviceState(settings.state_dir)
+        fallback = LanFallback(state, settings.fallback_listen_host, settings.fallback_port)
+        backoff = Backoff(cap_s=settings.clinic_reconnect_max_s)
+        manager = Manager(daemon, state, settings.enrollment_file, backoff, fallback)
         daemon.manager = manager
         control = ControlServer(settings.control_socket_path, daemon)
         try:

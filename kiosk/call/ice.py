@@ -63,3 +63,8 @@ async def close_peer_connection(pc: RTCPeerConnection, timeout_s: float = 5.0) -
     except asyncio.InvalidStateError:
         pass  # aiortc was closing it already (its own close after DTLS failed)
     return True
+
+
+def host_addresses() -> list[str]:
+    """The local addresses ICE offers (all of them, or ``ice_host_addresses``)."""
+    return list(aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True))

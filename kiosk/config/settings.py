@@ -72,6 +72,15 @@ class Settings(BaseSettings):
     ice_host_addresses: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="comma list: the only local addresses ICE may offer"
     )
+    fallback_listen_host: str = Field(
+        "0.0.0.0", description="where a LAN fallback host listens (when the admin makes it one)"
+    )
+    fallback_port: int | None = Field(
+        None, ge=1, le=65535, description="the fallback host's port, instead of the admin's"
+    )
+    clinic_reconnect_max_s: float = Field(
+        30.0, gt=0, le=600, description="longest wait between attempts to reach the clinic"
+    )
     button_pins: dict[int, PinName] = Field(
         default_factory=lambda: dict(DEFAULT_BUTTON_PINS), description="button number -> GPIO pin"
     )

@@ -7,6 +7,7 @@ close with 4403 (revoked) or a refused token is fatal, anything else is retried.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -21,9 +22,15 @@ from kiosk.signalling.channel import CHANNEL_PATH, CLOSE_REVOKED, send_json
 
 log = logging.getLogger(__name__)
 
+# WebSocket pings: a clinic that vanished without closing the socket (a dead link, a
+# crashed host) is noticed within 1.5 intervals, and the LAN fallback takes over
+HEARTBEAT_S = 3.0
+
 
 class ChannelHandler(Protocol):
-    async def on_config(self, version: int, config: dict[str, Any]) -> None: ...
+    async def on_config(
+        self, version: int, config: dict[str, Any], fallback: dict[str, Any] | None
+    ) -> None: ...
 
     async def on_command(self, command_id: str, action: str) -> tuple[bool, str | None]: ...
 
@@ -55,6 +62,7 @@ class ChannelClient:
         self._sleep = sleep
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._reconnect = asyncio.Event()
+        self._wake = asyncio.Event()
 
     @property
     def url(self) -> str:
@@ -84,12 +92,16 @@ class ChannelClient:
         """Drop the connection and connect again (the clinic resends the config)."""
         self._reconnect.set()
 
+    def beat_now(self) -> None:
+        """Send the next heartbeat now rather than at the end of the interval."""
+        self._wake.set()
+
     async def send(self, message: dict[str, Any]) -> bool:
         return await send_json(self._ws, message)
 
     async def _session(self, session: aiohttp.ClientSession, headers: dict[str, str]) -> None:
         try:
-            ws = await session.ws_connect(self.url, headers=headers, heartbeat=20)
+            ws = await session.ws_connect(self.url, headers=headers, heartbeat=HEARTBEAT_S)
         except aiohttp.WSServerHandshakeError as exc:
             if exc.status == 401:
                 raise Revoked("the clinic does not know this device's token") from exc
@@ -120,8 +132,10 @@ class ChannelClient:
 
     async def _beat(self) -> None:
         while True:
+            self._wake.clear()
             await self.send(self._handler.heartbeat())
-            await asyncio.sleep(self._handler.heartbeat_seconds())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._handler.heartbeat_seconds())
 
     async def _receive(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for msg in ws:
@@ -135,7 +149,7 @@ class ChannelClient:
             kind = data.get("type") if isinstance(data, dict) else None
             if kind == "config":
                 await self._handler.on_config(
-                    int(data.get("config_version", 0)), data.get("config")
+                    int(data.get("config_version", 0)), data.get("config"), data.get("fallback")
                 )
             elif kind == "command":
                 command_id, action = str(data.get("command_id")), str(data.get("action"))

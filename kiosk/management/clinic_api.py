@@ -16,6 +16,10 @@ class ClinicApiError(KioskError, ConnectionError):
     """The clinic refused, or could not be reached."""
 
 
+class ClinicUnreachableError(ClinicApiError):
+    """No answer from the clinic at all (as opposed to a refusal)."""
+
+
 class ClinicApi:
     def __init__(self, credential: Credential) -> None:
         self._base = credential.clinic_url.rstrip("/") + "/api/v1"
@@ -30,7 +34,9 @@ class ClinicApi:
             ):
                 data = await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise ClinicApiError(f"clinic unreachable: {exc or type(exc).__name__}") from exc
+            raise ClinicUnreachableError(
+                f"clinic unreachable: {exc or type(exc).__name__}"
+            ) from exc
         if response.status >= 400:
             error = data.get("error", {}) if isinstance(data, dict) else {}
             raise ClinicApiError(

@@ -25,7 +25,9 @@ from kiosk.management import hardware
 from kiosk.management.backoff import Backoff
 from kiosk.management.channel import ChannelClient
 from kiosk.management.enroll import enroll, enroll_from_file
+from kiosk.management.fallback import LanFallback
 from kiosk.management.state import Credential, DeviceState
+from kiosk.signalling.channel import FallbackGrant
 from kiosk.signalling.device_config import DeviceConfig
 from kiosk.signalling.validation import problems
 from kiosk.version import SOFTWARE_VERSION
@@ -53,9 +55,11 @@ class Manager:
         state: DeviceState,
         enrollment_file: Path | None,
         backoff: Backoff | None = None,
+        fallback: LanFallback | None = None,
     ) -> None:
         self._daemon = daemon
         self._state = state
+        self.fallback = fallback or LanFallback(state, "127.0.0.1")
         self._enrollment_file = enrollment_file
         self._backoff = backoff
         self.credential: Credential | None = None
@@ -79,12 +83,17 @@ class Manager:
                 await self._enrolled.wait()
                 continue
             self.credential = credential
+            await self.fallback.load()
             cached = await asyncio.to_thread(self._state.config)
             if cached is not None:
-                self._apply(cached.version, cached.config)  # the last good one, offline too
+                # the last good config and grant, offline too
+                await self._apply(cached.version, cached.config, None)
             self._channel = ChannelClient(credential, self, self._backoff)
-            await self._channel.run()  # returns only when revoked
-            self._channel = None
+            try:
+                await self._channel.run()  # returns only when revoked
+            finally:
+                self._channel = None
+                await self.fallback.forget()
             await asyncio.to_thread(self._state.forget)
             self.credential, self.config, self.config_version = None, None, None
             self._daemon.dispatch(Unenrolled("revoked by the clinic"))
@@ -101,10 +110,16 @@ class Manager:
 
     def on_connection(self, connected: bool) -> None:
         self.connected = connected
+        self._daemon.refresh_signalling(
+            "the clinic answers" if connected else "the clinic is unreachable"
+        )
 
-    async def on_config(self, version: int, data: dict[str, Any]) -> None:
+    async def on_config(
+        self, version: int, data: dict[str, Any], fallback: dict[str, Any] | None = None
+    ) -> None:
         try:
             config = DeviceConfig.model_validate(data)
+            grant = FallbackGrant.model_validate(fallback) if fallback is not None else None
         except ValidationError as exc:
             # keep the last good config; the admin sees why in the next heartbeat
             self.config_error = "; ".join(problems(exc, root="config"))
@@ -112,9 +127,15 @@ class Manager:
             return
         self.config_error = None
         await asyncio.to_thread(self._state.save_config, version, config.model_dump(mode="json"))
-        self._apply(version, config)
+        await self._apply(version, config, grant)
 
-    def _apply(self, version: int, config: DeviceConfig) -> None:
+    async def _apply(self, version: int, config: DeviceConfig, grant: FallbackGrant | None) -> None:
+        assert self.credential is not None
+        before = self.fallback.report()
+        await self.fallback.apply(self.credential, config.fallback, grant)
+        if self.fallback.report() != before and self._channel is not None:
+            self._channel.beat_now()  # the clinic learns the key or the host's address now
+        self._daemon.refresh_signalling("device config applied")
         if self.config == config and self.config_version == version:
             return
         log.info("device config version %d applied", version)
@@ -162,4 +183,10 @@ class Manager:
             beat["cpu_temp_c"] = temp
         if self.config_error:
             beat["config_error"] = self.config_error
+        report = self.fallback.report()
+        if report is not None:
+            beat["fallback"] = report
+        switches = self._daemon.signalling.take_unreported()
+        if switches:
+            beat["signalling_switches"] = switches
         return beat

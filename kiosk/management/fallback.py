@@ -1,0 +1,129 @@
+"""The device's side of the LAN fallback: its key, the clinic's grant, local join grants,
+and the fallback hub it runs when the admin's config names it a host."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from kiosk.call.ice import host_addresses
+from kiosk.management.state import Credential, DeviceState
+from kiosk.signalling import tokens
+from kiosk.signalling.channel import FallbackGrant
+from kiosk.signalling.device_config import FallbackConfig
+from kiosk.signalling.fallback_server import FallbackServer
+from kiosk.signalling.fallback_tokens import FallbackAuthenticator, local_join_token
+from kiosk.signalling.server import SIGNAL_PATH
+
+log = logging.getLogger(__name__)
+
+
+class FallbackUnavailableError(ConnectionError):
+    """No way to join on the LAN: fallback off, no credential yet, or no host known."""
+
+
+def signal_url(address: str, port: int) -> str:
+    host = f"[{address}]" if ":" in address else address
+    return f"ws://{host}:{port}{SIGNAL_PATH}"
+
+
+class LanFallback:
+    def __init__(self, state: DeviceState, listen_host: str, port: int | None = None) -> None:
+        self._state = state
+        self._listen_host = listen_host
+        self._port = port
+        self.settings = FallbackConfig()
+        self.grant: FallbackGrant | None = None
+        self._public_key_pem: str | None = None
+        self._key: Ed25519PrivateKey | None = None
+        self._server: FallbackServer | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings.enabled
+
+    @property
+    def hosting(self) -> bool:
+        return self._server is not None
+
+    async def load(self) -> None:
+        """The device key (made on first use) and the grant cached from the last session."""
+        self._key = await asyncio.to_thread(self._state.device_key)
+        self._public_key_pem = tokens.public_key_pem(self._key.public_key())
+        self.grant = await asyncio.to_thread(self._state.fallback)
+
+    async def apply(
+        self, credential: Credential, settings: FallbackConfig, grant: FallbackGrant | None
+    ) -> None:
+        """A config (and its grant, when it came with one) is in force."""
+        self.settings = settings
+        if grant is not None and grant != self.grant:
+            self.grant = grant
+            await asyncio.to_thread(self._state.save_fallback, grant)
+        should_host = settings.enabled and credential.device_id in settings.hosts
+        if should_host and self._server is None and self.grant is not None:
+            authenticator = FallbackAuthenticator(
+                credential.clinic_id, tokens.load_public_key(self.grant.clinic_public_key)
+            )
+            server = FallbackServer(authenticator, self._listen_host, self._port or settings.port)
+            try:
+                await server.start()
+            except OSError as exc:
+                log.error("cannot host LAN fallback signalling: %s", exc)
+            else:
+                self._server = server
+        elif not should_host and self._server is not None:
+            await self.stop_hosting()
+
+    def report(self) -> dict[str, Any] | None:
+        """For the heartbeat: what the clinic needs to issue credentials and find hosts."""
+        if not self.enabled or self._public_key_pem is None:
+            return None
+        report: dict[str, Any] = {"public_key": self._public_key_pem}
+        if self._server is not None:
+            listen = self._server.host
+            report["addresses"] = host_addresses() if listen in ("0.0.0.0", "::") else [listen]
+            report["port"] = self._server.port
+        return report
+
+    def status(self) -> dict[str, Any]:
+        grant = self.grant
+        return {
+            "enabled": self.enabled,
+            "hosting": f"{self._server.host}:{self._server.port}" if self._server else None,
+            "hosts": [h.model_dump(mode="json") for h in grant.hosts] if grant else [],
+            "credential_expires_at": grant.expires_at if grant else None,
+        }
+
+    def grants(self, credential: Credential, room_id: str, name: str) -> list[dict[str, Any]]:
+        """Join grants for ``room_id``, one per known address of each host, in order."""
+        grant = self.grant
+        if not self.enabled:
+            raise FallbackUnavailableError("the LAN fallback is off in this device's config")
+        if grant is None or grant.credential is None or self._key is None:
+            raise FallbackUnavailableError("no fallback credential from the clinic yet")
+        token = local_join_token(
+            self._key, grant.credential, device_id=credential.device_id, room_id=room_id, name=name
+        )
+        found = [
+            {"signal_url": signal_url(address, host.port), "token": token, "room_id": room_id}
+            for host in grant.hosts
+            for address in host.addresses
+        ]
+        if not found:
+            raise FallbackUnavailableError("no LAN fallback host has reported an address")
+        return found
+
+    async def stop_hosting(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            await server.stop()
+
+    async def forget(self) -> None:
+        """Revoked: no hosting, no grant (the state directory forgets the key)."""
+        await self.stop_hosting()
+        self.grant, self._key, self._public_key_pem = None, None, None
+        self.settings = FallbackConfig()

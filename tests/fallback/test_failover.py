@@ -1,0 +1,88 @@
+"""The clinic service dies; the kiosks of the clinic keep calling each other over the LAN."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from tests.fallback.conftest import LanFactory
+from tests.management.test_managed_kiosk import eventually
+
+
+async def test_kiosks_call_each_other_through_the_fallback_host(lan: LanFactory) -> None:
+    net = await lan(["exam-1", "exam-2"], hosts=["exam-1"])
+    net.clinic.kill()
+    for name in net.kiosks:
+        await net.signalling(name, "local")
+        status = await net.kiosks[name].status()
+        assert status["leds"]["ready"].startswith("pulse"), status["leds"]
+    for kiosk in net.kiosks.values():
+        await kiosk.press(1)
+    first = await net.in_call_with("exam-1", others=1)
+    second = await net.in_call_with("exam-2", others=1)
+    assert first["room_id"] == second["room_id"] == net.fixture.meeting_room
+    assert first["signalling"] == second["signalling"] == "local"
+    assert first["peers"][0]["name"] == "exam-2"
+    assert second["peers"][0]["name"] == "exam-1"
+
+
+async def test_a_running_call_loses_no_media_when_the_clinic_dies(lan: LanFactory) -> None:
+    net = await lan(["exam-1", "exam-2"], hosts=["exam-1"])
+    for kiosk in net.kiosks.values():
+        await kiosk.press(1)
+    await net.in_call_with("exam-2", others=1)
+    watcher = net.kiosks["exam-2"]
+
+    arrivals: list[float] = []
+    last = 0
+
+    async def sample(seconds: float) -> None:
+        nonlocal last
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            frames = (await watcher.status())["peers"][0]["video_frames_received"]
+            if frames > last:
+                arrivals.append(time.monotonic())
+                last = frames
+            await asyncio.sleep(0.02)
+
+    await sample(1.0)
+    killed = net.clinic.kill()
+    await sample(4.0)
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    assert arrivals[-1] - killed > 3.5, "frames stopped after the clinic died"
+    assert max(gaps) < 1.0, f"largest gap between received frames {max(gaps):.2f} s"
+    for name in net.kiosks:
+        await net.signalling(name, "local")
+        assert (await net.kiosks[name].status())["state"] == "in_call"
+
+
+async def test_back_to_the_cloud_when_idle_never_mid_call(lan: LanFactory) -> None:
+    net = await lan(["exam-1", "exam-2"], hosts=["exam-1"])
+    net.clinic.kill()
+    await net.signalling("exam-1", "local")
+    await net.kiosks["exam-1"].press(1)  # alone in the room, on the LAN
+
+    async def joined() -> bool:
+        return bool((await net.kiosks["exam-1"].status())["state"] == "in_call")
+
+    await eventually(joined)
+    await net.clinic.start()
+    await net.signalling("exam-2", "cloud")  # idle: straight back
+    await asyncio.sleep(2)
+    in_call = await net.kiosks["exam-1"].status()
+    assert in_call["clinic_connected"], "the clinic is back and reachable"
+    assert in_call["signalling"] == "local", "mid-call: stays on the LAN"
+    await net.kiosks["exam-1"].press(3)
+    await net.signalling("exam-1", "cloud")
+
+    # each switch reached the clinic in a heartbeat
+    async def reported() -> list[dict[str, object]] | None:
+        status, devices = await net.admin_get(f"/clinics/{net.fixture.clinic_id}/devices")
+        assert status == 200
+        mine = next(d for d in devices if d["device_id"] == net.device_ids["exam-2"])
+        switches = (mine["status"] or {}).get("signalling_switches") or []
+        return switches if [s["to"] for s in switches] == ["local", "cloud"] else None
+
+    switches = await eventually(reported)
+    assert "unreachable" in str(switches[0]["reason"])
