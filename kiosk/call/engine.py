@@ -23,6 +23,8 @@ from kiosk.signalling.device_config import VideoConfig
 
 log = logging.getLogger(__name__)
 
+CONNECT_TIMEOUT_S = 2.0
+
 SILENCE_S = 10.0  # no media from a peer this long: its connection is dead
 LIVENESS_PERIOD_S = 1.0
 
@@ -192,7 +194,9 @@ class CallEngine:
         if self.call is not None:
             raise JoinError("busy", f"already in {self.call.room_id}")
         if self._session is None:
-            self._session = aiohttp.ClientSession()
+            # a LAN host that is switched off never refuses: give up on it quickly
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S)
+            self._session = aiohttp.ClientSession(timeout=timeout)
         signalling = SignallingClient(self._session, str(grant["signal_url"]))
         joined = await signalling.join(str(grant["token"]), name)
         call = Call(self._hal, signalling, joined, name, video, self.muted, self.camera_enabled)

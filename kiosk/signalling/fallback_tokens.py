@@ -20,6 +20,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from kiosk.signalling import tokens
+from kiosk.signalling.hub import ForbiddenError
 from kiosk.signalling.messages import Role
 from kiosk.signalling.tokens import ALGORITHM, JoinClaims, TokenError
 
@@ -142,7 +143,7 @@ class FallbackAuthenticator:
             raise TokenError("local join token signed for another device")
         room = claims.get("room")
         if room not in credential.rooms:
-            raise TokenError(f"the fallback credential does not name room {room}")
+            raise ForbiddenError(f"this device's credential does not name room {room}")
         return JoinClaims(
             subject=credential.device_id,
             name=credential.name,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 from tests.fallback.conftest import LanFactory
@@ -49,7 +50,7 @@ async def test_a_running_call_loses_no_media_when_the_clinic_dies(lan: LanFactor
     await sample(1.0)
     killed = net.clinic.kill()
     await sample(4.0)
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert arrivals[-1] - killed > 3.5, "frames stopped after the clinic died"
     assert max(gaps) < 1.0, f"largest gap between received frames {max(gaps):.2f} s"
     for name in net.kiosks:
@@ -86,3 +87,17 @@ async def test_back_to_the_cloud_when_idle_never_mid_call(lan: LanFactory) -> No
 
     switches = await eventually(reported)
     assert "unreachable" in str(switches[0]["reason"])
+
+
+async def test_the_next_host_takes_over_when_the_first_is_gone(lan: LanFactory) -> None:
+    net = await lan(["exam-1", "exam-2", "exam-3"], hosts=["exam-1", "exam-2"])
+    net.clinic.kill()
+    net.kiosks.pop("exam-1").kill()  # the first fallback host loses power too
+    for name in ("exam-2", "exam-3"):
+        await net.signalling(name, "local")
+        await net.kiosks[name].press(1)
+    second = await net.in_call_with("exam-2", others=1)
+    third = await net.in_call_with("exam-3", others=1)
+    assert second["peers"][0]["name"] == "exam-3"
+    assert third["peers"][0]["name"] == "exam-2"
+    assert second["fallback"]["hosting"] is not None
