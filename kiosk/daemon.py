@@ -222,7 +222,7 @@ class Daemon:
                 return
         if room_id is None:
             raise ClinicApiError("the waiting area needs the clinic, which is unreachable")
-        for grant in fallback.grants(manager.credential, room_id, manager.config.name):
+        async for grant in fallback.grants(manager.credential, room_id, manager.config.name):
             yield "local", grant
 
     def refresh_signalling(self, reason: str) -> None:

@@ -63,7 +63,12 @@ async def _run(
         stack.callback(daemon.timers.cancel_all)
         stack.push_async_callback(daemon.close)
         state = DeviceState(settings.state_dir)
-        fallback = LanFallback(state, settings.fallback_listen_host, settings.fallback_port)
+        fallback = LanFallback(
+            state,
+            settings.fallback_listen_host,
+            settings.fallback_port,
+            interfaces=settings.ice_host_addresses,
+        )
         backoff = Backoff(cap_s=settings.clinic_reconnect_max_s)
         manager = Manager(daemon, state, settings.enrollment_file, backoff, fallback)
         daemon.manager = manager

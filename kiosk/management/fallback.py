@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -17,6 +18,9 @@ from kiosk.signalling.device_config import FallbackConfig
 from kiosk.signalling.fallback_server import FallbackServer
 from kiosk.signalling.fallback_tokens import FallbackAuthenticator, local_join_token
 from kiosk.signalling.server import SIGNAL_PATH
+
+if TYPE_CHECKING:
+    from kiosk.signalling.discovery import Announcer
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +35,15 @@ def signal_url(address: str, port: int) -> str:
 
 
 class LanFallback:
-    def __init__(self, state: DeviceState, listen_host: str, port: int | None = None) -> None:
+    def __init__(
+        self,
+        state: DeviceState,
+        listen_host: str,
+        port: int | None = None,
+        interfaces: list[str] | None = None,
+    ) -> None:
         self._state = state
+        self._interfaces = interfaces or []  # where mDNS runs; empty: every interface
         self._listen_host = listen_host
         self._port = port
         self.settings = FallbackConfig()
@@ -40,6 +51,7 @@ class LanFallback:
         self._public_key_pem: str | None = None
         self._key: Ed25519PrivateKey | None = None
         self._server: FallbackServer | None = None
+        self._announcer: Announcer | None = None
 
     @property
     def enabled(self) -> bool:
@@ -75,6 +87,7 @@ class LanFallback:
                 log.error("cannot host LAN fallback signalling: %s", exc)
             else:
                 self._server = server
+                await self._announce(credential)
         elif not should_host and self._server is not None:
             await self.stop_hosting()
 
@@ -98,8 +111,11 @@ class LanFallback:
             "credential_expires_at": grant.expires_at if grant else None,
         }
 
-    def grants(self, credential: Credential, room_id: str, name: str) -> list[dict[str, Any]]:
-        """Join grants for ``room_id``, one per known address of each host, in order."""
+    async def grants(
+        self, credential: Credential, room_id: str, name: str
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Join grants for ``room_id`` to try in order: every address the clinic gave for
+        each host, then whatever mDNS finds when all of those are stale."""
         grant = self.grant
         if not self.enabled:
             raise FallbackUnavailableError("the LAN fallback is off in this device's config")
@@ -108,16 +124,38 @@ class LanFallback:
         token = local_join_token(
             self._key, grant.credential, device_id=credential.device_id, room_id=room_id, name=name
         )
-        found = [
-            {"signal_url": signal_url(address, host.port), "token": token, "room_id": room_id}
-            for host in grant.hosts
-            for address in host.addresses
-        ]
-        if not found:
-            raise FallbackUnavailableError("no LAN fallback host has reported an address")
-        return found
+        tried = set()
+        for host in grant.hosts:
+            for address in host.addresses:
+                tried.add((address, host.port))
+                yield {"signal_url": signal_url(address, host.port), "token": token}
+        from kiosk.signalling import discovery  # zeroconf only once it is needed
+
+        hosts = [h.device_id for h in grant.hosts]
+        for found in await discovery.discover(credential.clinic_id, hosts, self._interfaces):
+            for address in found.addresses:
+                if (address, found.port) not in tried:
+                    yield {"signal_url": signal_url(address, found.port), "token": token}
+
+    async def _announce(self, credential: Credential) -> None:
+        from kiosk.signalling.discovery import Announcer  # zeroconf only on a host
+
+        report = self.report()
+        assert report is not None
+        announcer = Announcer()
+        try:
+            await announcer.start(
+                credential.device_id, credential.clinic_id, report["addresses"], report["port"]
+            )
+        except OSError as exc:
+            log.warning("cannot announce the fallback host on mDNS: %s", exc)
+        else:
+            self._announcer = announcer
 
     async def stop_hosting(self) -> None:
+        announcer, self._announcer = self._announcer, None
+        if announcer is not None:
+            await announcer.stop()
         server, self._server = self._server, None
         if server is not None:
             await server.stop()

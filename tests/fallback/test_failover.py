@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import time
 
-from tests.fallback.conftest import LanFactory
+from tests.fallback.conftest import LanFactory, free_port
 from tests.management.test_managed_kiosk import eventually
 
 
@@ -101,3 +101,19 @@ async def test_the_next_host_takes_over_when_the_first_is_gone(lan: LanFactory) 
     assert second["peers"][0]["name"] == "exam-3"
     assert third["peers"][0]["name"] == "exam-2"
     assert second["fallback"]["hosting"] is not None
+
+
+async def test_mdns_finds_a_host_whose_address_went_stale(lan: LanFactory) -> None:
+    net = await lan(["exam-1", "exam-2"], hosts=["exam-1"])
+    net.clinic.kill()
+    host = net.kiosks["exam-1"]
+    host.kill()  # it comes back on another port: what the clinic handed out is stale
+    host.env["KIOSK_FALLBACK_PORT"] = str(free_port())
+    await host.start()
+    assert (await host.status())["fallback"]["hosting"].endswith(host.env["KIOSK_FALLBACK_PORT"])
+    for name in net.kiosks:
+        await net.signalling(name, "local")
+        await net.kiosks[name].press(1)
+    first = await net.in_call_with("exam-1", others=1)
+    second = await net.in_call_with("exam-2", others=1)
+    assert first["signalling"] == second["signalling"] == "local"
