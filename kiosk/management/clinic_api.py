@@ -9,7 +9,8 @@ import aiohttp
 from kiosk.errors import KioskError
 from kiosk.management.state import Credential
 
-TIMEOUT_S = 10
+# a clinic gone silent (no refusal) is given up on quickly: the LAN fallback is waiting
+TIMEOUT = aiohttp.ClientTimeout(total=10, sock_connect=2)
 
 
 class ClinicApiError(KioskError, ConnectionError):
@@ -29,7 +30,7 @@ class ClinicApi:
     async def _call(self, method: str, path: str) -> Any:
         try:
             async with (
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as session,
+                aiohttp.ClientSession(timeout=TIMEOUT) as session,
                 session.request(method, self._base + path, headers=self._headers) as response,
             ):
                 data = await response.json(content_type=None)

@@ -132,6 +132,41 @@ class Lan:
         result: dict[str, Any] = await eventually(receiving, 30)
         return result
 
+    def close(self) -> None:
+        for kiosk in self.kiosks.values():
+            kiosk.kill()
+        self.clinic.kill()
+
+
+async def make_lan(tmp: Path, names: list[str], hosts: list[str]) -> Lan:
+    """A clinic with kiosks ``names`` in one meeting room; ``hosts`` are fallback hosts.
+    The caller closes it, also when this fails half-way."""
+    db = tmp / "clinic.db"
+    async with clinic_server_at(db) as server:
+        fixture = await server.make_clinic("Lan clinic")
+        admin = fixture.admin.token
+        path = f"/clinics/{fixture.clinic_id}/devices"
+        created = {n: await server.ok("POST", path, admin, {"name": n}) for n in names}
+        ids = {n: c["device_id"] for n, c in created.items()}
+        for name in names:
+            await server.ok("PUT", f"/devices/{ids[name]}/config", admin, {
+                "name": name,
+                "buttons": {"1": {"action": "join", "room_id": fixture.meeting_room},
+                            "3": {"action": "leave"}},
+                "video": {"width": 320, "height": 240, "fps": 15, "codec": "VP8"},
+                "fallback": {"enabled": True, "hosts": [ids[h] for h in hosts]},
+            })  # fmt: skip
+    codes = {n: c["enrollment_code"] for n, c in created.items()}
+    return Lan(tmp, ClinicProcess(db, free_port()), fixture, ids, codes, hosts)
+
+
+async def start_lan(lan: Lan) -> Lan:
+    await lan.clinic.start()
+    for name in lan.codes:
+        await lan.start_kiosk(name)
+    await lan.ready()
+    return lan
+
 
 LanFactory = Callable[..., Awaitable[Lan]]
 
@@ -141,33 +176,10 @@ async def lan(tmp_path: Path) -> AsyncIterator[LanFactory]:
     made: list[Lan] = []
 
     async def make(names: list[str], hosts: list[str]) -> Lan:
-        db = tmp_path / "clinic.db"
-        async with clinic_server_at(db) as server:
-            fixture = await server.make_clinic("Lan clinic")
-            admin = fixture.admin.token
-            path = f"/clinics/{fixture.clinic_id}/devices"
-            created = {n: await server.ok("POST", path, admin, {"name": n}) for n in names}
-            ids = {n: c["device_id"] for n, c in created.items()}
-            for name in names:
-                await server.ok("PUT", f"/devices/{ids[name]}/config", admin, {
-                    "name": name,
-                    "buttons": {"1": {"action": "join", "room_id": fixture.meeting_room},
-                                "3": {"action": "leave"}},
-                    "video": {"width": 320, "height": 240, "fps": 15, "codec": "VP8"},
-                    "fallback": {"enabled": True, "hosts": [ids[h] for h in hosts]},
-                })  # fmt: skip
-        clinic = ClinicProcess(db, free_port())
-        codes = {n: c["enrollment_code"] for n, c in created.items()}
-        result = Lan(tmp_path, clinic, fixture, ids, codes, hosts)
-        made.append(result)
-        await clinic.start()
-        for name in names:
-            await result.start_kiosk(name)
-        await result.ready()
-        return result
+        net = await make_lan(tmp_path, names, hosts)
+        made.append(net)
+        return await start_lan(net)
 
     yield make
-    for made_lan in made:
-        for kiosk in made_lan.kiosks.values():
-            kiosk.kill()
-        made_lan.clinic.kill()
+    for net in made:
+        net.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -80,7 +80,7 @@ async def test_a_valid_clinic_join_token_is_accepted(host: str) -> None:
     assert answer["type"] == "joined"
 
 
-rogues = {
+rogues: dict[str, Callable[[], str]] = {
     "no credential at all": lambda: "not-a-token",
     "a credential the clinic never signed": lambda: Keys.local(
         Keys.credential(clinic=Ed25519PrivateKey.generate())
