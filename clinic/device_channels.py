@@ -52,8 +52,9 @@ class DeviceChannels:
         grant = await grant_for(self._storage, self._keys, device)
         return config_message(device.config_version, device.config, grant)
 
-    async def _fallback_changed(self, clinic_id: str) -> None:
-        """A device's key or a host's addresses changed: every device of the clinic hears."""
+    async def fallback_changed(self, clinic_id: str) -> None:
+        """A device's key, a host's addresses or the revoked devices changed: every
+        device of the clinic hears."""
         for device in await self._storage.devices(clinic_id):
             if self.connected(device.id):
                 await self.send(device.id, await self._config_message(device))
@@ -110,7 +111,7 @@ class DeviceChannels:
                 report = status.get("fallback") or {}
                 if report != self._reports.get(device_id):
                     self._reports[device_id] = report
-                    await self._fallback_changed(device.clinic_id)
+                    await self.fallback_changed(device.clinic_id)
             elif kind == "command_result":
                 r = CommandResultMsg.model_validate(data)
                 await storage.answer_command(device_id, r.command_id, r.ok, r.message)

@@ -8,12 +8,13 @@ the public key the device reported.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from clinic.keys import ClinicKeys
 from clinic.storage import DeviceRecord, Storage
 from kiosk.signalling.channel import FallbackGrant, FallbackHost
-from kiosk.signalling.fallback_tokens import issue_credential
+from kiosk.signalling.fallback_tokens import CREDENTIAL_TTL_S, issue_credential
 
 
 def reported(device: DeviceRecord) -> dict[str, Any]:
@@ -47,8 +48,12 @@ async def grant_for(
             addresses=report.get("addresses") or [],
             port=report.get("port") or settings.get("port", 8765),
         ))  # fmt: skip
+    # a revoked device's credential stays valid offline until it expires: hosts refuse it
+    since = time.time() - CREDENTIAL_TTL_S
     grant = FallbackGrant(
-        clinic_public_key=await keys.public_key_pem(device.clinic_id), hosts=hosts
+        clinic_public_key=await keys.public_key_pem(device.clinic_id),
+        hosts=hosts,
+        revoked=await storage.revoked_devices(device.clinic_id, since),
     )
     public_key = reported(device).get("public_key")
     if public_key:

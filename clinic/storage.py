@@ -532,6 +532,13 @@ class Storage:
         async with self._engine.connect() as conn:
             return [_device(row) for row in await conn.execute(query)]
 
+    async def revoked_devices(self, clinic_id: str, since: float) -> list[str]:
+        query = sa.select(devices.c.id).where(
+            devices.c.clinic_id == clinic_id, devices.c.revoked_at >= since
+        )
+        async with self._engine.connect() as conn:
+            return sorted(row.id for row in await conn.execute(query))
+
     async def set_device_config(self, device_id: str, config: dict[str, Any]) -> int:
         async with self._engine.begin() as conn:
             version: int = await conn.scalar(

@@ -185,6 +185,7 @@ async def revoke(request: web.Request) -> web.Response:
     await request.app[HUB].kick(
         lambda claims: claims.subject == device.id, CLOSE_REVOKED, "revoked"
     )
+    await request.app[CHANNELS].fallback_changed(device.clinic_id)  # hosts refuse it offline
     return web.json_response({"device_id": device.id, "revoked": True})
 
 

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kiosk.call.ice import host_addresses
 from kiosk.management.state import Credential, DeviceState
 from kiosk.signalling import tokens
-from kiosk.signalling.channel import FallbackGrant
+from kiosk.signalling.channel import CLOSE_REVOKED, FallbackGrant
 from kiosk.signalling.device_config import FallbackConfig
 from kiosk.signalling.fallback_server import FallbackServer
 from kiosk.signalling.fallback_tokens import FallbackAuthenticator, local_join_token
@@ -76,9 +76,15 @@ class LanFallback:
             self.grant = grant
             await asyncio.to_thread(self._state.save_fallback, grant)
         should_host = settings.enabled and credential.device_id in settings.hosts
+        if self._server is not None and self.grant is not None:
+            revoked = frozenset(self.grant.revoked)
+            self._server.authenticate.revoked = revoked
+            await self._server.hub.kick(lambda c: c.subject in revoked, CLOSE_REVOKED, "revoked")
         if should_host and self._server is None and self.grant is not None:
             authenticator = FallbackAuthenticator(
-                credential.clinic_id, tokens.load_public_key(self.grant.clinic_public_key)
+                credential.clinic_id,
+                tokens.load_public_key(self.grant.clinic_public_key),
+                frozenset(self.grant.revoked),
             )
             server = FallbackServer(authenticator, self._listen_host, self._port or settings.port)
             try:

@@ -46,6 +46,7 @@ class FallbackGrant(_Msg):
     hosts: list[FallbackHost] = Field(default_factory=list)
     credential: str | None = None  # none until the device has reported its public key
     expires_at: int | None = None
+    revoked: list[str] = Field(default_factory=list)  # devices hosts must refuse offline
 
 
 class Heartbeat(_Msg):

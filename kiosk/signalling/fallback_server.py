@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 class FallbackServer:
     def __init__(self, authenticate: FallbackAuthenticator, host: str, port: int) -> None:
+        self.authenticate = authenticate
         self.hub = Hub(authenticate)
         self.host, self.port = host, port
         self._runner: web.AppRunner | None = None

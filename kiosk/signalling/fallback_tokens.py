@@ -113,9 +113,12 @@ def local_join_token(
 class FallbackAuthenticator:
     """The fallback host's check of every join, offline: `Hub(authenticate=...)`."""
 
-    def __init__(self, clinic_id: str, clinic_key: Ed25519PublicKey) -> None:
+    def __init__(
+        self, clinic_id: str, clinic_key: Ed25519PublicKey, revoked: frozenset[str] = frozenset()
+    ) -> None:
         self._clinic_id = clinic_id
         self._clinic_key = clinic_key
+        self.revoked = revoked  # devices the clinic revoked, as it last said
 
     async def __call__(self, token: str) -> JoinClaims:
         try:
@@ -130,6 +133,8 @@ class FallbackAuthenticator:
             raise TokenError("not a join token")
         if claims.clinic_id != self._clinic_id:
             raise TokenError("join token of another clinic")
+        if claims.subject in self.revoked:
+            raise TokenError("this device was revoked by the clinic")
         return claims
 
     def _local(self, token: str) -> JoinClaims:

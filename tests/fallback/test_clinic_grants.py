@@ -3,6 +3,7 @@ addresses of its hosts, and configs that name hosts it does not have."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -72,6 +73,12 @@ async def test_a_reported_key_gets_a_credential_and_hosts_their_addresses(
         }}))  # fmt: skip
         hosts = (await next_config(box))["fallback"]["hosts"]
         assert hosts == [{"device_id": host_id, "addresses": ["10.0.0.5"], "port": 9000}]
+
+        # a revoked box: the host learns at once, to refuse its credential offline
+        await clinic_server.ok("DELETE", f"/devices/{box_id}", clinic.admin.token)
+        async with asyncio.timeout(5):  # after the configs already on their way
+            while (await next_config(host))["fallback"]["revoked"] != [box_id]:
+                pass
 
 
 async def test_a_config_naming_a_host_of_no_such_device_is_invalid(

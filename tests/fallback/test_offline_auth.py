@@ -124,3 +124,17 @@ async def test_a_room_the_credential_does_not_name_is_forbidden(host: str) -> No
     assert (answer["type"], answer["code"]) == ("error", "forbidden")
     assert "does not name room" in answer["message"]
     assert not closed
+
+
+async def test_a_device_the_clinic_revoked_is_refused_offline() -> None:
+    authenticate = FallbackAuthenticator(CLINIC, Keys.clinic.public_key(), frozenset({DEVICE}))
+    server = FallbackServer(authenticate, "127.0.0.1", free_port())
+    await server.start()
+    try:
+        answer, closed = await join(signal_url("127.0.0.1", server.port),
+                                    Keys.local(Keys.credential()))  # fmt: skip
+    finally:
+        await server.stop()
+    assert (answer["type"], answer["code"]) == ("error", "unauthorized")
+    assert "revoked" in answer["message"]
+    assert closed
