@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import statistics
 import sys
@@ -23,8 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fallback.conftest import Lan, make_lan, start_lan
-from tests.processes import KioskProcess
+from tests.fallback.conftest import Lan, frame_times, largest_gap, make_lan, start_lan
 
 ROUNDS = 3
 
@@ -57,23 +55,6 @@ async def join_after_kill(tmp: Path) -> tuple[float, float]:
             await asyncio.sleep(0.005)
     finally:
         net.close()
-
-
-async def frame_times(kiosk: KioskProcess, seconds: float) -> list[float]:
-    times: list[float] = []
-    last = 0
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        frames = (await kiosk.status())["peers"][0]["video_frames_received"]
-        if frames > last:
-            times.append(time.monotonic())
-            last = frames
-        await asyncio.sleep(0.01)
-    return times
-
-
-def largest_gap(times: list[float]) -> float:
-    return max(b - a for a, b in itertools.pairwise(times))
 
 
 async def gap_across_kill(tmp: Path) -> dict[str, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import socket
 import subprocess
 import sys
@@ -166,6 +167,24 @@ async def start_lan(lan: Lan) -> Lan:
         await lan.start_kiosk(name)
     await lan.ready()
     return lan
+
+
+async def frame_times(kiosk: KioskProcess, seconds: float) -> list[float]:
+    """When the first peer's decoded-frame count of ``kiosk`` went up, for ``seconds``."""
+    times: list[float] = []
+    last = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        frames = (await kiosk.status())["peers"][0]["video_frames_received"]
+        if frames > last:
+            times.append(time.monotonic())
+            last = frames
+        await asyncio.sleep(0.01)
+    return times
+
+
+def largest_gap(times: list[float]) -> float:
+    return max(b - a for a, b in itertools.pairwise(times))
 
 
 LanFactory = Callable[..., Awaitable[Lan]]
