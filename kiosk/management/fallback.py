@@ -57,10 +57,6 @@ class LanFallback:
     def enabled(self) -> bool:
         return self.settings.enabled
 
-    @property
-    def hosting(self) -> bool:
-        return self._server is not None
-
     async def load(self) -> None:
         """The device key (made on first use) and the grant cached from the last session."""
         self._key = await asyncio.to_thread(self._state.device_key)
@@ -72,7 +68,12 @@ class LanFallback:
     ) -> None:
         """A config (and its grant, when it came with one) is in force."""
         self.settings = settings
-        if grant is not None and grant != self.grant:
+        if not settings.enabled:
+            grant = None  # the admin turned it off: no credential is kept
+            if self.grant is not None:
+                self.grant = None
+                await asyncio.to_thread(self._state.save_fallback, None)
+        elif grant is not None and grant != self.grant:
             self.grant = grant
             await asyncio.to_thread(self._state.save_fallback, grant)
         should_host = settings.enabled and credential.device_id in settings.hosts

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from kiosk.signalling.tokens import load_public_key
 
 CHANNEL_PATH = "/api/v1/device/channel"
 CLOSE_REVOKED = 4403
@@ -25,6 +28,20 @@ class FallbackReport(_Msg):
     public_key: str = Field(min_length=1, max_length=1000)  # PEM of its Ed25519 key
     addresses: list[str] = Field(default_factory=list, max_length=16)
     port: int | None = Field(None, ge=1, le=65535)  # set while it hosts a fallback hub
+
+    @field_validator("public_key")
+    @classmethod
+    def _ed25519(cls, value: str) -> str:
+        try:
+            load_public_key(value)
+        except ValueError:
+            raise ValueError("public_key is not the PEM of an Ed25519 public key") from None
+        return value
+
+    @field_validator("addresses")
+    @classmethod
+    def _ip_addresses(cls, value: list[str]) -> list[str]:
+        return [str(ipaddress.ip_address(address)) for address in value]
 
 
 class SignallingSwitch(_Msg):

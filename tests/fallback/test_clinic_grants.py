@@ -56,6 +56,10 @@ async def test_a_reported_key_gets_a_credential_and_hosts_their_addresses(
         assert first["hosts"] == [{"device_id": host_id, "addresses": [], "port": 8765}]
         await next_config(host)
 
+        for bad in ({"public_key": "not a key"}, {"public_key": public, "addresses": ["x; rm"]}):
+            await box.send_str(json.dumps({"type": "heartbeat", "state": "idle", "fallback": bad}))
+            error = json.loads((await box.receive(timeout=5)).data)
+            assert (error["type"], error["code"]) == ("error", "bad_message")
         beat = {"type": "heartbeat", "state": "idle", "fallback": {"public_key": public}}
         await box.send_str(json.dumps(beat))
         grant = (await next_config(box))["fallback"]
