@@ -11,7 +11,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import ValidationError
 
 from clinic.alerts import Alerts
-from clinic.fallback import grant_for, reported
+from clinic.fallback import ClinicFallback, enabled, reported
 from clinic.keys import ClinicKeys
 from clinic.storage import DeviceRecord, Storage
 from kiosk.signalling.channel import (
@@ -48,16 +48,24 @@ class DeviceChannels:
         if self.connected(device.id):
             await self.send(device.id, await self._config_message(device))
 
-    async def _config_message(self, device: DeviceRecord) -> dict[str, Any]:
-        grant = await grant_for(self._storage, self._keys, device)
+    async def _config_message(
+        self, device: DeviceRecord, clinic: ClinicFallback | None = None
+    ) -> dict[str, Any]:
+        grant = None
+        if enabled(device.config):
+            clinic = clinic or await ClinicFallback.load(
+                self._storage, self._keys, device.clinic_id
+            )
+            grant = clinic.grant_for(device)
         return config_message(device.config_version, device.config, grant)
 
     async def fallback_changed(self, clinic_id: str) -> None:
         """A device's key, a host's addresses or the revoked devices changed: every
         device of the clinic hears."""
-        for device in await self._storage.devices(clinic_id):
+        clinic = await ClinicFallback.load(self._storage, self._keys, clinic_id)
+        for device in clinic.devices.values():
             if self.connected(device.id):
-                await self.send(device.id, await self._config_message(device))
+                await self.send(device.id, await self._config_message(device, clinic))
 
     async def close(self, device_id: str, code: int, reason: str) -> None:
         self.alerts.forget(device_id)

@@ -13,10 +13,11 @@ from pydantic import BaseModel, ValidationError
 
 from clinic.auth import Passwords, secret_hash
 from clinic.device_channels import DeviceChannels
-from clinic.errors import ClinicError, InvalidError, UnauthorizedError
+from clinic.errors import ClinicError, ForbiddenError, InvalidError, UnauthorizedError
 from clinic.keys import ClinicKeys
 from clinic.principals import Device, Member, Principal
 from clinic.ratelimit import FailureLimiter
+from clinic.rules import is_clinic_admin
 from clinic.storage import DeviceRecord, Storage
 from kiosk.signalling.device_config import DeviceConfig
 from kiosk.signalling.validation import problems
@@ -84,6 +85,15 @@ async def authenticate(request: web.Request) -> Principal:
         raise UnauthorizedError("the token is unknown, expired or revoked")
     rooms = DeviceConfig.model_validate(device.config).rooms()
     return Device(device.id, device.clinic_id, device.name, rooms)
+
+
+async def clinic_admin(request: web.Request, doing: str) -> str:
+    """The path's clinic, once the caller is shown to be one of its admins."""
+    who = await authenticate(request)
+    clinic_id = request.match_info["clinic_id"]
+    if not is_clinic_admin(who, clinic_id):
+        raise ForbiddenError(f"only a clinic admin of this clinic may {doing}")
+    return clinic_id
 
 
 async def authenticate_device(request: web.Request) -> DeviceRecord:

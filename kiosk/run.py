@@ -27,7 +27,6 @@ from kiosk.systemd import Notifier
 
 log = logging.getLogger(__name__)
 
-EXIT_OK = 0
 EXIT_FAILURE = 1
 
 

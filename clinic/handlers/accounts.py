@@ -7,10 +7,9 @@ import time
 from aiohttp import web
 
 from clinic.auth import LOGIN_TTL_S, new_secret, secret_hash
-from clinic.errors import ForbiddenError, UnauthorizedError
+from clinic.errors import UnauthorizedError
 from clinic.models import Login, NewMember
-from clinic.rules import is_clinic_admin
-from clinic.web import PASSWORDS, STORAGE, authenticate, iso, parse_body
+from clinic.web import PASSWORDS, STORAGE, clinic_admin, iso, parse_body
 
 routes = web.RouteTableDef()
 
@@ -42,10 +41,7 @@ async def login(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/clinics/{clinic_id}/members")
 async def create_member(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    clinic_id = request.match_info["clinic_id"]
-    if not is_clinic_admin(who, clinic_id):
-        raise ForbiddenError("only a clinic admin of this clinic may add members")
+    clinic_id = await clinic_admin(request, "add members")
     body = await parse_body(request, NewMember)
     password_hash = await request.app[PASSWORDS].hash(body.password)
     member = await request.app[STORAGE].create_member(
@@ -65,10 +61,7 @@ async def create_member(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/clinics/{clinic_id}/members")
 async def list_members(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    clinic_id = request.match_info["clinic_id"]
-    if not is_clinic_admin(who, clinic_id):
-        raise ForbiddenError("only a clinic admin of this clinic may list members")
+    clinic_id = await clinic_admin(request, "list members")
     members = await request.app[STORAGE].members(clinic_id)
     return web.json_response(
         [

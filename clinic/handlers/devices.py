@@ -27,6 +27,7 @@ from clinic.web import (
     STORAGE,
     authenticate,
     authenticate_device,
+    clinic_admin,
     iso,
     parse_body,
 )
@@ -84,10 +85,7 @@ def device_json(request: web.Request, device: DeviceRecord) -> dict[str, Any]:
 
 @routes.post("/api/v1/clinics/{clinic_id}/devices")
 async def add_device(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    clinic_id = request.match_info["clinic_id"]
-    if not is_clinic_admin(who, clinic_id):
-        raise ForbiddenError("only a clinic admin of this clinic may add devices")
+    clinic_id = await clinic_admin(request, "add devices")
     body = await parse_body(request, DeviceName)
     new = await create_device(request.app[STORAGE], clinic_id, body.name)
     return web.json_response(
@@ -102,10 +100,7 @@ async def add_device(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/clinics/{clinic_id}/devices")
 async def list_devices(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    clinic_id = request.match_info["clinic_id"]
-    if not is_clinic_admin(who, clinic_id):
-        raise ForbiddenError("only a clinic admin of this clinic may see its devices")
+    clinic_id = await clinic_admin(request, "see its devices")
     devices = await request.app[STORAGE].devices(clinic_id)
     return web.json_response([device_json(request, d) for d in devices])
 
@@ -229,10 +224,7 @@ class AlertWebhook(BaseModel):
 
 @routes.put("/api/v1/clinics/{clinic_id}/alert-webhook")
 async def set_alert_webhook(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    clinic_id = request.match_info["clinic_id"]
-    if not is_clinic_admin(who, clinic_id):
-        raise ForbiddenError("only a clinic admin of this clinic")
+    clinic_id = await clinic_admin(request, "set its alert webhook")
     body = await parse_body(request, AlertWebhook)
     await request.app[STORAGE].set_alert_webhook(clinic_id, body.url)
     return web.json_response({"url": body.url})

@@ -10,12 +10,13 @@ from clinic.auth import new_secret, secret_hash
 from clinic.errors import ForbiddenError, InvalidError, NotFoundError, UnauthorizedError
 from clinic.models import GuestJoin, NewRoom
 from clinic.principals import Device, Guest, Member, Patient, Principal, Room, RoomKind
-from clinic.rules import is_clinic_admin, may_invite_guests, may_join, may_see_rooms
+from clinic.rules import may_invite_guests, may_join, may_see_rooms
 from clinic.web import (
     KEYS,
     STORAGE,
     authenticate,
     authenticate_member,
+    clinic_admin,
     iso,
     parse_body,
     public_base,
@@ -44,10 +45,7 @@ async def list_rooms(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/clinics/{clinic_id}/rooms")
 async def create_room(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    clinic_id = request.match_info["clinic_id"]
-    if not is_clinic_admin(who, clinic_id):
-        raise ForbiddenError("only a clinic admin of this clinic may create rooms")
+    clinic_id = await clinic_admin(request, "create rooms")
     body = await parse_body(request, NewRoom)
     kind = RoomKind(body.kind)
     if kind is RoomKind.USER_ROOM and body.owner_id is None:

@@ -3,7 +3,6 @@ of every remote participant to the speaker."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections import deque
@@ -103,14 +102,6 @@ class Mixer:
         self._carry[peer] = samples[whole:]
         while len(buffer) > self._max_frames:
             buffer.popleft()
-
-    async def consume(self, peer: str, track: MediaStreamTrack) -> None:
-        """Feed one participant's audio track into the mix until it ends."""
-        with contextlib.suppress(MediaStreamError):
-            while True:
-                frame = await track.recv()
-                assert isinstance(frame, av.AudioFrame)
-                self.push(peer, frame)
 
     async def run(self) -> None:
         """Every 20 ms, until cancelled."""

@@ -6,23 +6,15 @@ from a track just as for video (``OpusEncoder.pack``).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from fractions import Fraction
-from typing import TYPE_CHECKING
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from hal import AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE
-
-if TYPE_CHECKING:
-    from av.stream import Stream
-
-    Packet = av.Packet[Stream]
-else:
-    Packet = av.Packet
+from kiosk.call.packet_track import Packet, PacketTrack
 
 log = logging.getLogger(__name__)
 
@@ -76,32 +68,20 @@ class SharedAudioEncoder:
         self.subscribers.clear()
 
 
-class EncodedAudioTrack(MediaStreamTrack):
+class EncodedAudioTrack(PacketTrack):
     kind = "audio"
 
     def __init__(self, encoder: SharedAudioEncoder) -> None:
-        super().__init__()
+        super().__init__(SUBSCRIBER_QUEUE)
         self._encoder = encoder
-        self._queue: asyncio.Queue[Packet | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
 
     def _offer(self, packet: Packet) -> None:
         if self._queue.full():
             self._queue.get_nowait()  # late audio is useless: drop the oldest
         self._queue.put_nowait(packet)
 
-    def _end(self) -> None:
-        if self._queue.full():
-            self._queue.get_nowait()
-        self._queue.put_nowait(None)
-        super().stop()
-
     async def recv(self) -> Packet:
-        if self.readyState != "live":
-            raise MediaStreamError
-        packet = await self._queue.get()
-        if packet is None:
-            raise MediaStreamError
-        return packet
+        return await self._next()
 
     def stop(self) -> None:
         self._encoder.subscribers.discard(self)

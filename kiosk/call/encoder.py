@@ -14,13 +14,11 @@ import logging
 import time
 from collections.abc import Callable
 from fractions import Fraction
-from typing import TYPE_CHECKING
 
 import av
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from av.stream import Stream
 
 from hal import VIDEO_CLOCK_RATE
+from kiosk.call.packet_track import Packet, PacketTrack
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +27,6 @@ KEYFRAME_MIN_INTERVAL_S = 0.25  # five PLIs at once make one keyframe, not five
 RECONFIGURE_MIN_INTERVAL_S = 2.0  # a new bitrate reopens the codec (a keyframe): rarely
 RECONFIGURE_THRESHOLD = 0.25
 SUBSCRIBER_QUEUE = 30  # about a second of video
-
-if TYPE_CHECKING:
-    Packet = av.Packet[Stream]  # encoded by a bare codec context: no container stream
-else:
-    Packet = av.Packet
 
 
 class SharedEncoder:
@@ -151,7 +144,7 @@ class SharedEncoder:
         self._context = None
 
 
-class EncodedVideoTrack(MediaStreamTrack):
+class EncodedVideoTrack(PacketTrack):
     """A sender's view of a shared encoder: ``recv()`` returns encoded packets.
 
     Which encoder is known only once the peer connection has negotiated its codec, which
@@ -161,10 +154,9 @@ class EncodedVideoTrack(MediaStreamTrack):
     kind = "video"
 
     def __init__(self, resolve: Callable[[], SharedEncoder]) -> None:
-        super().__init__()
+        super().__init__(SUBSCRIBER_QUEUE)
         self._resolve = resolve
         self._encoder: SharedEncoder | None = None
-        self._queue: asyncio.Queue[Packet | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
 
     def request_keyframe(self) -> None:
         if self._encoder is not None:
@@ -185,21 +177,11 @@ class EncodedVideoTrack(MediaStreamTrack):
                 self.request_keyframe()
                 return
 
-    def _end(self) -> None:
-        if not self._queue.full():
-            self._queue.put_nowait(None)
-        super().stop()
-
     async def recv(self) -> Packet:
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self._encoder is None:
+        if self._encoder is None and self.readyState == "live":
             self._encoder = self._resolve()
             self._encoder._attach(self)
-        packet = await self._queue.get()
-        if packet is None:
-            raise MediaStreamError
-        return packet
+        return await self._next()
 
     def stop(self) -> None:
         if self._encoder is not None:

@@ -12,7 +12,6 @@ from kiosk.signalling.tokens import load_public_key
 
 CHANNEL_PATH = "/api/v1/device/channel"
 CLOSE_REVOKED = 4403
-COMMAND_ACTIONS = ("leave", "mute", "restart", "reload_config", "identify")
 
 CommandAction = Literal["leave", "mute", "restart", "reload_config", "identify"]
 PeripheralState = Literal["ok", "missing", "error"]

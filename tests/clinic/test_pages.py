@@ -8,11 +8,15 @@ from tests.browser import chromium, wait_for_video
 from tests.clinic_server import Account, ClinicFixture, ClinicServer
 
 
-async def log_in(page: Page, server: ClinicServer, account: Account) -> None:
+async def submit_login(page: Page, server: ClinicServer, email: str, password: str) -> None:
     await page.goto(server.url + "/")
-    await page.fill("#email", account.email)
-    await page.fill("#password", account.password)
+    await page.fill("#email", email)
+    await page.fill("#password", password)
     await page.click("button[type=submit]")
+
+
+async def log_in(page: Page, server: ClinicServer, account: Account) -> None:
+    await submit_login(page, server, account.email, account.password)
     await page.wait_for_url("**/rooms")
 
 
@@ -50,10 +54,7 @@ async def test_a_wrong_password_is_shown(
 ) -> None:
     async with chromium() as browser:
         page = await browser.new_page()
-        await page.goto(clinic_server.url + "/")
-        await page.fill("#email", clinic.member.email)
-        await page.fill("#password", "not the password")
-        await page.click("button[type=submit]")
+        await submit_login(page, clinic_server, clinic.member.email, "not the password")
         await page.wait_for_selector("#error:has-text('wrong email or password')")
 
 
