@@ -114,6 +114,7 @@ class LanFallback:
         return {
             "enabled": self.enabled,
             "hosting": f"{self._server.host}:{self._server.port}" if self._server else None,
+            "hosted_rooms": self._server.hub.rooms() if self._server else {},
             "hosts": [h.model_dump(mode="json") for h in grant.hosts] if grant else [],
             "credential_expires_at": grant.expires_at if grant else None,
         }
