@@ -71,6 +71,9 @@ async def _run(
         backoff = Backoff(cap_s=settings.clinic_reconnect_max_s)
         manager = Manager(daemon, state, settings.enrollment_file, backoff, fallback)
         daemon.manager = manager
+        daemon.start()
+        await manager.restore()  # before anyone can ask: the cached config is in force
+        stack.push_async_callback(manager.fallback.stop_hosting)
         control = ControlServer(settings.control_socket_path, daemon)
         try:
             await control.start()
@@ -78,7 +81,6 @@ async def _run(
             log.error("control socket: %s", exc)
             return EXIT_FAILURE
         stack.push_async_callback(control.stop)
-        daemon.start()
         notifier = Notifier()
         daemon.observe(lambda: notifier.status(daemon.human_status()))
         if status_line is not None:

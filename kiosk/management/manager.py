@@ -70,30 +70,41 @@ class Manager:
         self._enrolled = asyncio.Event()
         self._channel: ChannelClient | None = None
 
+    async def restore(self) -> None:
+        """What the state directory holds (credential, last good config, fallback grant)
+        in force before the daemon says it is ready; offline too."""
+        await asyncio.to_thread(self._state.remove_leftovers)
+        credential = await asyncio.to_thread(self._state.credential)
+        if credential is not None:
+            await self._restore(credential)
+
+    async def _restore(self, credential: Credential) -> None:
+        self.credential = credential
+        await self.fallback.load()
+        cached = await asyncio.to_thread(self._state.config)
+        if cached is not None:
+            await self._apply(cached.version, cached.config, None)
+
     async def run(self) -> None:
         """Until cancelled: enrolled, connected, and again after a revocation."""
-        await asyncio.to_thread(self._state.remove_leftovers)
         while True:
-            credential = await asyncio.to_thread(self._state.credential)
-            if credential is None and self._enrollment_file is not None:
-                credential = await enroll_from_file(self._enrollment_file, self._state)
+            credential = self.credential
             if credential is None:
-                log.info("not enrolled: `kiosk enroll CODE --clinic-url URL` enrolls this box")
-                self._enrolled.clear()
-                await self._enrolled.wait()
-                continue
-            self.credential = credential
-            await self.fallback.load()
-            cached = await asyncio.to_thread(self._state.config)
-            if cached is not None:
-                # the last good config and grant, offline too
-                await self._apply(cached.version, cached.config, None)
+                credential = await asyncio.to_thread(self._state.credential)
+                if credential is None and self._enrollment_file is not None:
+                    credential = await enroll_from_file(self._enrollment_file, self._state)
+                if credential is None:
+                    log.info("not enrolled: `kiosk enroll CODE --clinic-url URL` enrolls this box")
+                    self._enrolled.clear()
+                    await self._enrolled.wait()
+                    continue
+                await self._restore(credential)
             self._channel = ChannelClient(credential, self, self._backoff)
             try:
                 await self._channel.run()  # returns only when revoked
             finally:
                 self._channel = None
-                await self.fallback.forget()
+            await self.fallback.forget()
             await asyncio.to_thread(self._state.forget)
             self.credential, self.config, self.config_version = None, None, None
             self._daemon.dispatch(Unenrolled("revoked by the clinic"))
