@@ -30,7 +30,10 @@ def _parser() -> argparse.ArgumentParser:
     enroll.add_argument("--clinic-url", help="the clinic service (default: clinic_url setting)")
     status = sub.add_parser("status", help="show the running daemon's state")
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    for p in (press, status, enroll):
+    fake = sub.add_parser("fake", help="fake HAL: unplug, replug or break a part; freeze the loop")
+    fake.add_argument("part", help="camera, microphone, speaker, or loop")
+    fake.add_argument("action", help="unplug, replug, fail; for the loop: freeze")
+    for p in (press, status, enroll, fake):
         p.add_argument("--socket", type=Path, help="control socket (default from settings)")
     return parser
 
@@ -51,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "press":
             url = f"/buttons/{args.number}/press" + ("?hold=1" if args.hold else "")
             body = asyncio.run(_request(socket, "POST", url))
+            print(json.dumps(body))
+            return 0
+        if args.command == "fake":
+            body = asyncio.run(_request(socket, "POST", f"/fake/{args.part}/{args.action}"))
             print(json.dumps(body))
             return 0
         body = asyncio.run(_request(socket, "GET", "/status"))

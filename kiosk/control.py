@@ -5,10 +5,12 @@ HTTP over a Unix socket (aiohttp), reachable only by users who may open the file
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,20 @@ async def _fault(request: web.Request) -> web.Response:
     return web.json_response({"part": part, "health": device.health.state.value})  # type: ignore[union-attr]
 
 
+FREEZE_S = 3600.0
+
+
+async def _freeze(request: web.Request) -> web.Response:
+    """Testers of the watchdog: block the event loop, as a bug would; systemd's watchdog
+    must then kill and restart the daemon. Fake HAL only."""
+    daemon = request.app[DAEMON]
+    if daemon.hal.backend != "fake":
+        return _error(404, "not_found", "only the fake HAL freezes its loop on request")
+    log.warning("freezing the event loop for %.0f s, as asked", FREEZE_S)
+    asyncio.get_running_loop().call_later(0.2, time.sleep, FREEZE_S)  # after this answer
+    return web.json_response({"loop": "frozen", "seconds": FREEZE_S})
+
+
 def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
@@ -91,6 +107,7 @@ class ControlServer:
         self._app.router.add_get("/status", _status)
         self._app.router.add_post("/buttons/{number}/press", _press)
         self._app.router.add_post("/enroll", _enroll)
+        self._app.router.add_post("/fake/loop/freeze", _freeze)
         self._app.router.add_post("/fake/{part}/{action}", _fault)
         self._runner = web.AppRunner(self._app, handle_signals=False)
 

@@ -284,6 +284,15 @@ class Daemon:
     def _degraded(self) -> bool:
         return any(h.state is not HealthState.OK for h in self.hal.health().values())
 
+    def journal_fields(self) -> dict[str, str]:
+        """What every journal entry of the daemon carries (see `kiosk.logs.FIELDS`)."""
+        credential = self.manager.credential if self.manager else None
+        return {
+            "KIOSK_STATE": self.controller.state.value,
+            "KIOSK_ROOM_ID": self.controller.room_id or "",
+            "KIOSK_DEVICE_ID": credential.device_id if credential else "",
+        }
+
     def human_status(self) -> str:
         """One line for `systemctl status`."""
         c = self.controller

@@ -12,6 +12,7 @@ import time
 from contextlib import AsyncExitStack
 
 import hal as hal_pkg
+from kiosk import logs
 from kiosk.call.ice import restrict_host_addresses
 from kiosk.config import Settings
 from kiosk.control import ControlServer
@@ -71,6 +72,7 @@ async def _run(
         backoff = Backoff(cap_s=settings.clinic_reconnect_max_s)
         manager = Manager(daemon, state, settings.enrollment_file, backoff, fallback)
         daemon.manager = manager
+        logs.FIELDS.source = daemon.journal_fields
         daemon.start()
         await manager.restore()  # before anyone can ask: the cached config is in force
         stack.push_async_callback(manager.fallback.stop_hosting)

@@ -27,13 +27,14 @@ class KioskProcess:
             **(env or {}),
         }
         self.proc: subprocess.Popen[str] | None = None
+        self.command = [sys.executable, "-m", "kiosk.cli", "run"]
         self.started_at = 0.0
         self.ready_after = 0.0
 
     async def start(self, timeout: float = 20) -> KioskProcess:
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kiosk.cli", "run"],
+            self.command,
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

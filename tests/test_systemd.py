@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import shutil
 import socket
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.management.test_managed_kiosk import kiosk_cli
 from tests.processes import KioskProcess
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,3 +105,38 @@ def test_outside_systemd_notify_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> N
     assert not notifier.active
     assert notifier.watchdog_interval() is None
     notifier.ready()  # nothing to send it to, and no error
+
+
+async def test_a_frozen_loop_stops_the_watchdog_pings(tmp_path: Path) -> None:
+    address = str(tmp_path / "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(address)
+    sock.setblocking(False)
+    kiosk = KioskProcess(tmp_path / "state", {
+        "NOTIFY_SOCKET": address, "WATCHDOG_USEC": "200000",
+        "KIOSK_ENROLLMENT_FILE": str(tmp_path / "none"),
+    })  # fmt: skip
+    loop = asyncio.get_running_loop()
+
+    async def pings(seconds: float) -> int:
+        count = 0
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                while True:
+                    if (await loop.sock_recv(sock, 4096)).startswith(b"WATCHDOG=1"):
+                        count += 1
+        return count
+
+    try:
+        await kiosk.start()
+        assert await pings(1.0) >= 5  # every 0.1 s
+        frozen = await kiosk_cli(kiosk.env, "fake", "loop", "freeze")
+        assert frozen.returncode == 0, frozen.stderr
+        await asyncio.sleep(0.5)
+        with contextlib.suppress(BlockingIOError):
+            while True:  # what was sent before the freeze
+                sock.recv(4096)
+        assert await pings(1.5) == 0  # what makes systemd kill and restart it
+    finally:
+        kiosk.kill()
+        sock.close()
