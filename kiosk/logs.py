@@ -49,7 +49,8 @@ class DaemonFields(logging.Filter):
 
     def __init__(self) -> None:
         super().__init__()
-        self.source: Callable[[], dict[str, str]] = dict
+        # until the daemon exists (imports, the event loop's first lines)
+        self.source: Callable[[], dict[str, str]] = lambda: {"KIOSK_STATE": "starting"}
 
     def filter(self, record: logging.LogRecord) -> bool:
         for name, value in self.source().items():

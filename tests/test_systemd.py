@@ -30,11 +30,10 @@ def unit_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "etc/systemd/system").mkdir(parents=True)
     for unit in UNITS:
         shutil.copy(ROOT / "systemd" / unit, root / "etc/systemd/system" / unit)
-    bin_dir = root / "opt/kiosk/bin"
-    bin_dir.mkdir(parents=True)
-    for name in ("kiosk", "clinic"):
-        (bin_dir / name).write_text("#!/bin/sh\n")
-        (bin_dir / name).chmod(stat.S_IRWXU)
+    for command in ("opt/kiosk/bin/kiosk", "opt/kiosk/bin/clinic", "bin/sh"):
+        (root / command).parent.mkdir(parents=True, exist_ok=True)
+        (root / command).write_text("#!/bin/sh\n")
+        (root / command).chmod(stat.S_IRWXU)
     return root
 
 

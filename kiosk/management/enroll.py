@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from kiosk.errors import KioskError
 from kiosk.management import hardware
+from kiosk.management.backoff import Backoff
 from kiosk.management.files import write_atomically
 from kiosk.management.state import Credential, DeviceState
 from kiosk.version import SOFTWARE_VERSION
@@ -22,6 +23,10 @@ log = logging.getLogger(__name__)
 
 class EnrollmentError(KioskError, PermissionError):
     """The clinic refused the code, or could not be asked."""
+
+
+class ClinicNotAnsweringError(EnrollmentError):
+    """No answer, or the clinic's own failure (5xx): worth asking again later."""
 
 
 async def enroll(clinic_url: str, code: str, state: DeviceState) -> Credential:
@@ -43,7 +48,9 @@ async def enroll(clinic_url: str, code: str, state: DeviceState) -> Credential:
             data: dict[str, Any] = await response.json(content_type=None)
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         reason = str(exc) or type(exc).__name__
-        raise EnrollmentError(f"cannot reach the clinic at {clinic_url}: {reason}") from exc
+        raise ClinicNotAnsweringError(f"cannot reach the clinic at {clinic_url}: {reason}") from exc
+    if response.status >= 500:
+        raise ClinicNotAnsweringError(f"the clinic at {clinic_url} failed ({response.status})")
     if response.status != 200:
         error = data.get("error", {}) if isinstance(data, dict) else {}
         raise EnrollmentError(
@@ -63,11 +70,13 @@ async def enroll(clinic_url: str, code: str, state: DeviceState) -> Credential:
     return credential
 
 
-async def enroll_from_file(path: Path, state: DeviceState) -> Credential | None:
+async def enroll_from_file(path: Path, state: DeviceState, backoff: Backoff) -> Credential | None:
     """First boot: the installer dropped ``code`` and ``clinic_url`` in a TOML file.
 
-    The file is deleted after success; after a failure it stays, and the reason is written
-    beside it (``<file>.error``) for whoever looks at the SD card.
+    The file is deleted after success. While the clinic does not answer (the network of a
+    box that just booted may not be up yet) it is asked again with ``backoff``; a refusal or
+    a bad file is final. The reason of a failure is written beside the file
+    (``<file>.error``) for whoever looks.
     """
     error_note = path.with_name(path.name + ".error")
     try:
@@ -75,19 +84,37 @@ async def enroll_from_file(path: Path, state: DeviceState) -> Credential | None:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError) as exc:
         reason = f'{path} must hold code = "..." and clinic_url = "...": {exc}'
         log.error("first-boot enrollment: %s", reason)
-        await asyncio.to_thread(write_atomically, error_note, (reason + "\n").encode())
+        await _note(error_note, reason)
         return None
     if found is None:
         return None
     code, url = found
+    while True:
+        try:
+            credential = await enroll(url, code, state)
+        except ClinicNotAnsweringError as exc:
+            delay = backoff.next_delay()
+            log.warning("first-boot enrollment: %s; asking again in %.0f s", exc, delay)
+            await _note(error_note, f"{exc} (still trying)")
+            await asyncio.sleep(delay)
+            enrolled = await asyncio.to_thread(state.credential)
+            if enrolled is not None:  # by hand (`kiosk enroll`) meanwhile
+                return enrolled
+        except EnrollmentError as exc:
+            log.error("first-boot enrollment failed: %s", exc)
+            await _note(error_note, str(exc))
+            return None
+        else:
+            backoff.reset()
+            await asyncio.to_thread(_remove, path, error_note)
+            return credential
+
+
+async def _note(path: Path, reason: str) -> None:
     try:
-        credential = await enroll(url, code, state)
-    except EnrollmentError as exc:
-        log.error("first-boot enrollment failed: %s", exc)
-        await asyncio.to_thread(write_atomically, error_note, (str(exc) + "\n").encode())
-        return None
-    await asyncio.to_thread(_remove, path, error_note)
-    return credential
+        await asyncio.to_thread(write_atomically, path, (reason + "\n").encode())
+    except OSError as exc:  # a read-only boot partition: the log has it
+        log.warning("cannot write %s: %s", path, exc)
 
 
 def _read_enrollment_file(path: Path) -> tuple[str, str] | None:

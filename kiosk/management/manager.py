@@ -61,7 +61,7 @@ class Manager:
         self._state = state
         self.fallback = fallback or LanFallback(state, "127.0.0.1")
         self._enrollment_file = enrollment_file
-        self._backoff = backoff
+        self._backoff = backoff or Backoff()
         self.credential: Credential | None = None
         self.config: DeviceConfig | None = None
         self.config_version: int | None = None
@@ -92,7 +92,9 @@ class Manager:
             if credential is None:
                 credential = await asyncio.to_thread(self._state.credential)
                 if credential is None and self._enrollment_file is not None:
-                    credential = await enroll_from_file(self._enrollment_file, self._state)
+                    credential = await enroll_from_file(
+                        self._enrollment_file, self._state, self._backoff
+                    )
                 if credential is None:
                     log.info("not enrolled: `kiosk enroll CODE --clinic-url URL` enrolls this box")
                     self._enrolled.clear()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import socket
 import subprocess
 import sys
 import time
@@ -18,16 +17,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.clinic_server import ClinicFixture, clinic_server_at
+from tests.clinic_server import ClinicFixture, clinic_server_at, free_port
 from tests.management.test_managed_kiosk import eventually, kiosk_cli
 from tests.processes import KioskProcess
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class ClinicProcess:

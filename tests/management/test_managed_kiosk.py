@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ import pytest
 
 from clinic.web import CHANNELS
 from kiosk.signalling.channel import config_message
-from tests.clinic_server import ClinicFixture, ClinicServer
+from tests.clinic_server import ClinicFixture, ClinicServer, free_port
 from tests.processes import KioskProcess
 
 HEARTBEAT_S = 2
@@ -207,4 +208,56 @@ async def test_first_boot_enrollment_from_a_file(
 
     await eventually(enrolled)
     assert not good.exists()
+    assert (await booting.status())["device_id"] == created["device_id"]
+
+
+async def forward(port: int, target: str) -> asyncio.Server:
+    """A TCP forwarder from 127.0.0.1:``port`` to ``target`` (a URL's host:port)."""
+    host, _, target_port = target.split("//")[1].partition(":")
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(host, int(target_port))
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    return await asyncio.start_server(serve, "127.0.0.1", port)
+
+
+async def test_first_boot_enrollment_waits_for_a_clinic_that_does_not_answer_yet(
+    clinic_server: ClinicServer, clinic: ClinicFixture, kiosks: list[KioskProcess], tmp_path: Path
+) -> None:
+    created = await clinic_server.ok(
+        "POST", f"/clinics/{clinic.clinic_id}/devices", clinic.admin.token, {"name": "Box"}
+    )
+    port = free_port()
+    file = tmp_path / "enroll.toml"
+    file.write_text(
+        f'code = "{created["enrollment_code"]}"\nclinic_url = "http://127.0.0.1:{port}"\n'
+    )
+    booting = KioskProcess(tmp_path / "state", {"KIOSK_ENROLLMENT_FILE": str(file)})
+    kiosks.append(booting)
+    await booting.start()
+    note = file.with_name(file.name + ".error")
+    await eventually(lambda: asyncio.sleep(0, note.exists()))
+    assert "cannot reach the clinic" in note.read_text()
+    assert (await booting.status())["enrolled"] is False
+
+    # the network comes up: the next attempt enrolls, and the file and its note go
+    server = await forward(port, clinic_server.url)
+    try:
+
+        async def enrolled() -> bool:
+            return bool((await booting.status())["enrolled"])
+
+        await eventually(enrolled, timeout=30)
+    finally:
+        server.close()
+    assert not file.exists()
+    assert not note.exists()
     assert (await booting.status())["device_id"] == created["device_id"]

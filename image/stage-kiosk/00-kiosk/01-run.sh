@@ -6,8 +6,8 @@
 set -u
 
 wheels=(files/clinic_kiosk-*.whl)
-if [ ! -f "${wheels[0]}" ] || [ ! -f files/kiosk.service ]; then
-	echo "stage-kiosk: no wheel or unit in files/; run image/prepare.sh first" >&2
+if [ ! -f "${wheels[0]}" ] || [ ! -f files/kiosk.service ] || [ ! -f files/kiosk.toml ]; then
+	echo "stage-kiosk: no wheel, unit or kiosk.toml in files/; run image/prepare.sh first" >&2
 	exit 1
 fi
 
@@ -15,6 +15,9 @@ install -d -m 755 "${ROOTFS_DIR}/opt/kiosk-dist"
 rm -f "${ROOTFS_DIR}"/opt/kiosk-dist/clinic_kiosk-*.whl
 install -m 644 "${wheels[@]}" "${ROOTFS_DIR}/opt/kiosk-dist/"
 install -m 644 files/kiosk.service "${ROOTFS_DIR}/etc/systemd/system/kiosk.service"
+# the settings file the unit names; a re-run keeps local edits
+install -d -m 755 "${ROOTFS_DIR}/etc/kiosk"
+[ -f "${ROOTFS_DIR}/etc/kiosk/kiosk.toml" ] || install -m 644 files/kiosk.toml "${ROOTFS_DIR}/etc/kiosk/kiosk.toml"
 
 on_chroot << 'CHROOT'
 set -eu
