@@ -14,6 +14,7 @@ from hal.errors import UnknownBackendError
 # that picamera2/alsaaudio are needed only on a box.
 _BACKENDS: dict[str, str] = {
     "fake": "hal.fake:build",
+    "pi": "hal.pi:build",
 }
 
 

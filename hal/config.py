@@ -17,6 +17,12 @@ class HalConfig:
     camera_width: int = 640
     camera_height: int = 480
     camera_fps: int = 30
+    # pi backend: "auto", "picamera2", /dev/videoN, a V4L2 camera name, a file, lavfi:<graph>
+    camera: str = "auto"
+    camera_input_format: str = "mjpeg"  # what a USB camera sends: mjpeg or yuyv422
+    # pi backend: ALSA device names (`arecord -L`, `aplay -L`)
+    audio_input_device: str = "default"
+    audio_output_device: str = "default"
     # fake backend only: "tone:<Hz>" or the path of an audio file
     fake_audio_source: str = "tone:440"
     # fake backend only: part name -> "missing" | "error", to start with a broken part

@@ -92,6 +92,15 @@ class Settings(BaseSettings):
     camera_width: int = Field(640, ge=16, le=3840, multiple_of=2)
     camera_height: int = Field(480, ge=16, le=2160, multiple_of=2)
     camera_fps: int = Field(30, ge=1, le=60)
+    camera: str = Field(
+        "auto",
+        description="pi HAL: auto, picamera2, /dev/videoN, a USB camera's name, or a video file",
+    )
+    camera_input_format: Literal["mjpeg", "yuyv422"] = Field(
+        "mjpeg", description="pi HAL: what a USB camera sends"
+    )
+    audio_input_device: str = Field("default", description="pi HAL: ALSA capture device")
+    audio_output_device: str = Field("default", description="pi HAL: ALSA playback device")
     fake_audio_source: str = Field("tone:440", description="fake mic: tone:<Hz> or an audio file")
     fake_faults: dict[FakePart, Fault] = Field(
         default_factory=dict, description='fake HAL: start broken, e.g. {"camera": "missing"}'
@@ -171,6 +180,10 @@ class Settings(BaseSettings):
             camera_width=self.camera_width,
             camera_height=self.camera_height,
             camera_fps=self.camera_fps,
+            camera=self.camera,
+            camera_input_format=self.camera_input_format,
+            audio_input_device=self.audio_input_device,
+            audio_output_device=self.audio_output_device,
             fake_audio_source=self.fake_audio_source,
             fake_faults={str(k): str(v) for k, v in self.fake_faults.items()},
         )

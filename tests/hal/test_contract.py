@@ -114,11 +114,12 @@ async def test_leds_take_every_mode_and_remember_it(any_hal: Hal) -> None:
         leds.set("purple", ON)
 
 
+@pytest.mark.usefixtures("alsa", "mock_pins")
 async def test_button_events_end_when_the_hal_stops() -> None:
-    from tests.hal.conftest import loadable_backends, small_config
+    from tests.hal.conftest import backend_config, loadable_backends
 
     for name in loadable_backends():
-        opened = hal.build(name, small_config())
+        opened = hal.build(name, backend_config(name))
         async with opened:
             events = aiter(opened.buttons)
         with pytest.raises(StopAsyncIteration):
