@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
 
 from hal.errors import HalError
-from hal.health import Health
+from hal.health import Health, HealthState
 from hal.interfaces import Buttons, Camera, Device, Leds, Microphone, Speaker
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,32 @@ class Hal:
             except HalError as exc:
                 log.error("%s: %s (the daemon keeps running without it)", name, exc)
         return self
+
+    async def keep_parts_open(self, first_retry_s: float = 2.0, max_retry_s: float = 60.0) -> None:
+        """Until cancelled: a part that is not working is opened again, each part on its
+        own exponential backoff, so a camera or sound card plugged in later is picked up."""
+        delays: dict[str, float] = {}
+        due: dict[str, float] = {}
+        while True:
+            now = time.monotonic()
+            for name, part in self.parts():
+                if part.health.state is HealthState.OK:
+                    delays.pop(name, None)
+                    due.pop(name, None)
+                    continue
+                if now < due.setdefault(name, now + first_retry_s):
+                    continue
+                try:
+                    await part.start()
+                except HalError as exc:
+                    delays[name] = min(max_retry_s, delays.get(name, first_retry_s) * 2)
+                    due[name] = time.monotonic() + delays[name]
+                    log.debug(
+                        "%s still not working (%s); next try in %.0f s", name, exc, delays[name]
+                    )
+                else:
+                    log.info("%s works again", name)
+            await asyncio.sleep(min(1.0, first_retry_s))
 
     async def __aexit__(
         self,

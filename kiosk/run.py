@@ -99,6 +99,7 @@ async def _run(
             workers = [
                 tasks.create_task(daemon.pump_buttons(), name="buttons"),
                 tasks.create_task(daemon.watch_health(), name="health"),
+                tasks.create_task(hal.keep_parts_open(), name="hot-plug"),
                 tasks.create_task(manager.run(), name="management"),
             ]
             interval = notifier.watchdog_interval()

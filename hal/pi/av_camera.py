@@ -54,6 +54,7 @@ class AvCamera:
         self._start = 0.0
         self._due = 0.0
         self._health = Health.missing("not started")
+        self._opening = asyncio.Lock()
 
     @property
     def width(self) -> int:
@@ -88,8 +89,11 @@ class AvCamera:
         return av.open(path, format="v4l2", options=options), False
 
     async def start(self) -> None:
-        if self._reader is not None:
-            return
+        async with self._opening:  # the hot-plug loop and a reader may both try
+            if self._reader is None:
+                await self._open_reader()
+
+    async def _open_reader(self) -> None:
         try:
             container, self._paced = await asyncio.to_thread(self._open)
         except HalError as exc:

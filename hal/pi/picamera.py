@@ -47,6 +47,7 @@ class PiCamera:
         self._reader: ThreadedSource[av.VideoFrame] | None = None
         self._start = 0.0
         self._health = Health.missing("not started")
+        self._opening = asyncio.Lock()
 
     @property
     def width(self) -> int:
@@ -65,8 +66,11 @@ class PiCamera:
         return self._health
 
     async def start(self) -> None:
-        if self._reader is not None:
-            return
+        async with self._opening:  # the hot-plug loop and a reader may both try
+            if self._reader is None:
+                await self._open_reader()
+
+    async def _open_reader(self) -> None:
         try:
             camera = await asyncio.to_thread(self._open)
         except HalError as exc:
