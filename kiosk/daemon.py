@@ -67,7 +67,7 @@ class Daemon:
         self._observers: list[Callable[[], None]] = []
         self._results: dict[str, asyncio.Future[tuple[bool, str | None]]] = {}
         self.manager: Manager | None = None
-        self.engine = CallEngine(hal)
+        self.engine = CallEngine(hal, settings.noise_suppression)
         self.signalling = SignallingMode()
         self._call_route: Route | None = None
         self._call_work: asyncio.Task[None] | None = None
@@ -178,7 +178,7 @@ class Daemon:
             async for route, grant in self._grants(manager, room_id):
                 try:
                     joined = await self.engine.join(
-                        grant, manager.config.name, manager.config.video
+                        grant, manager.config.name, manager.config.video, manager.config.audio
                     )
                 except JoinError as exc:
                     if exc.code not in UNREACHABLE:
@@ -328,6 +328,7 @@ class Daemon:
             "peripheral_problems": {n: h.reason for n, h in health.items() if h.reason},
             "peers": self.engine.peers(),
             "speaker_level_dbfs": self.engine.speaker_level_dbfs(),
+            "echo_cancellation": self.engine.echo.state(),
             "video_encoders": self.engine.video_status(),
             "muted": c.muted,
             "camera_off": c.camera_off,

@@ -38,7 +38,7 @@ class MeshPeer:
         self.token = token
         self.name = name
         self.camera = FakeCamera(320, 240, 10)
-        self.microphone = FakeMicrophone("tone:440")
+        self.microphone = FakeMicrophone("tone:660")  # not the kiosk's 440 Hz: AEC would cancel it
         self.relay = MediaRelay()
         self.video_source: MediaStreamTrack | None = None
         self.audio_source: MediaStreamTrack | None = None

@@ -12,6 +12,7 @@ from hal.bundle import Hal
 from hal.config import HalConfig
 from hal.fake.camera import FakeCamera
 from hal.fake.microphone import FakeMicrophone
+from hal.fake.room import AcousticCoupling
 from hal.fake.speaker import FakeSpeaker
 from hal.gpio import GpioButtons, GpioLeds
 
@@ -28,13 +29,16 @@ def build(config: HalConfig) -> Hal:
     faults = config.fake_faults
     # one factory per HAL, never gpiozero's global Device.pin_factory
     factory = MockFactory(pin_class=MockPWMPin)
+    room = None
+    if config.fake_echo_delay_ms is not None:
+        room = AcousticCoupling(config.fake_echo_delay_ms, config.fake_echo_gain_db)
     return Hal(
         backend="fake",
         camera=FakeCamera(
             config.camera_width, config.camera_height, config.camera_fps, faults.get("camera")
         ),
-        microphone=FakeMicrophone(config.fake_audio_source, faults.get("microphone")),
-        speaker=FakeSpeaker(faults.get("speaker")),
+        microphone=FakeMicrophone(config.fake_audio_source, faults.get("microphone"), room),
+        speaker=FakeSpeaker(faults.get("speaker"), room=room),
         buttons=GpioButtons(
             config.button_pins,
             factory,

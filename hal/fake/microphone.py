@@ -11,6 +11,7 @@ import av
 from hal.audio import MonoConverter, mono_frame
 from hal.errors import DeviceFailedError, DeviceMissingError
 from hal.fake.faults import Faults
+from hal.fake.room import AcousticCoupling
 from hal.health import Health
 from hal.interfaces import AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE
 from hal.lazy import lazy_module
@@ -26,7 +27,10 @@ TONE_AMPLITUDE = 0.3  # of full scale: about -13.5 dBFS RMS
 
 
 def parse_source(source: str) -> float | Path:
-    """``tone:<Hz>`` -> the frequency; anything else is the path of an audio file."""
+    """``tone:<Hz>`` -> the frequency, ``silence`` -> 0; anything else is the path of an
+    audio file."""
+    if source == "silence":
+        return 0.0
     if source.startswith("tone:"):
         try:
             hz = float(source.removeprefix("tone:"))
@@ -56,6 +60,8 @@ def _load_file(path: Path) -> npt.NDArray[np.int16]:
 
 
 def _tone(hz: float) -> npt.NDArray[np.int16]:
+    if hz == 0:
+        return np.zeros(AUDIO_FRAME_SAMPLES, dtype=np.int16)
     # a whole number of periods per buffer, so the loop has no click
     seconds = 1.0 if hz.is_integer() else 10.0
     t = np.arange(int(AUDIO_SAMPLE_RATE * seconds)) / AUDIO_SAMPLE_RATE
@@ -64,8 +70,14 @@ def _tone(hz: float) -> npt.NDArray[np.int16]:
 
 
 class FakeMicrophone:
-    def __init__(self, source: str = "tone:440", fault: str | None = None) -> None:
+    def __init__(
+        self,
+        source: str = "tone:440",
+        fault: str | None = None,
+        room: AcousticCoupling | None = None,
+    ) -> None:
         self._source = parse_source(source)
+        self.room = room
         self.faults = Faults("microphone", fault)
         self._pacer = Pacer(AUDIO_FRAME_SAMPLES / AUDIO_SAMPLE_RATE)
         self._samples: npt.NDArray[np.int16] | None = None
@@ -103,6 +115,9 @@ class FakeMicrophone:
         samples = self._samples
         idx = (self._position + np.arange(AUDIO_FRAME_SAMPLES)) % samples.size
         self._position = int((self._position + AUDIO_FRAME_SAMPLES) % samples.size)
-        frame = mono_frame(samples[idx], self._pts)
+        near = samples[idx]
+        if self.room is not None:  # what the speaker played, as the room carried it
+            near = np.clip(near + self.room.heard(near.size), -32768, 32767).astype(np.int16)
+        frame = mono_frame(near, self._pts)
         self._pts += AUDIO_FRAME_SAMPLES
         return frame

@@ -12,6 +12,7 @@ import av
 from hal.audio import MonoConverter, level_dbfs
 from hal.errors import DeviceFailedError
 from hal.fake.faults import Faults
+from hal.fake.room import AcousticCoupling
 from hal.health import Health
 from hal.interfaces import AUDIO_SAMPLE_RATE
 from hal.lazy import lazy_module
@@ -34,9 +35,14 @@ class FakeSpeaker:
     """Consumes frames at once and keeps a bounded level history and the last samples."""
 
     def __init__(
-        self, fault: str | None = None, history: int = 3000, keep_seconds: float = 5.0
+        self,
+        fault: str | None = None,
+        history: int = 3000,
+        keep_seconds: float = 5.0,
+        room: AcousticCoupling | None = None,
     ) -> None:
         self.faults = Faults("speaker", fault)
+        self.room = room
         self.levels: deque[Level] = deque(maxlen=history)
         self._recent: deque[npt.NDArray[np.int16]] = deque()
         self._recent_samples = 0
@@ -59,6 +65,8 @@ class FakeSpeaker:
             raise DeviceFailedError("speaker used before start")
         self.faults.check()
         samples = self._converter.convert(frame)
+        if self.room is not None:
+            self.room.played(samples)
         self.levels.append(Level(time.monotonic(), level_dbfs(samples), samples.size))
         self._recent.append(samples)
         self._recent_samples += samples.size

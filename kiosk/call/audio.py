@@ -15,6 +15,7 @@ from hal import AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE, HalError, Microphone, Sp
 from hal.audio import SILENCE_DBFS, MonoConverter, level_dbfs, mono_frame
 from hal.lazy import lazy_module
 from hal.pacing import Pacer
+from kiosk.call.echo import EchoCanceller
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,9 +34,10 @@ class MicrophoneTrack(MediaStreamTrack):
 
     kind = "audio"
 
-    def __init__(self, microphone: Microphone) -> None:
+    def __init__(self, microphone: Microphone, echo: EchoCanceller | None = None) -> None:
         super().__init__()
         self._microphone = microphone
+        self._echo = echo or EchoCanceller()
         self.muted = False
         self._pacer = Pacer(AUDIO_FRAME_SAMPLES / AUDIO_SAMPLE_RATE)
         self._pts = 0
@@ -54,6 +56,8 @@ class MicrophoneTrack(MediaStreamTrack):
                 self._retry_at = time.monotonic() + RETRY_S
             else:
                 samples = frame.to_ndarray().reshape(-1).astype(np.int16, copy=False)
+                # also while muted: the canceller keeps learning the room
+                samples = self._echo.heard(samples)
         if samples is None:
             await self._pacer.wait()
         if self.muted or samples is None:
@@ -67,8 +71,9 @@ class MicrophoneTrack(MediaStreamTrack):
 class Mixer:
     """Sums the latest 20 ms of every participant and plays it on the speaker."""
 
-    def __init__(self, speaker: Speaker) -> None:
+    def __init__(self, speaker: Speaker, echo: EchoCanceller | None = None) -> None:
         self._speaker = speaker
+        self._echo = echo or EchoCanceller()
         self._buffers: dict[str, deque[npt.NDArray[np.int16]]] = {}
         self._converters: dict[str, MonoConverter] = {}
         self._max_frames = int(MAX_BUFFER_S * AUDIO_SAMPLE_RATE / AUDIO_FRAME_SAMPLES)
@@ -115,6 +120,7 @@ class Mixer:
                     mix += buffer.popleft()
             out = np.clip(mix, -32768, 32767).astype(np.int16)
             self._played.append(out)
+            self._echo.played(out)
             try:
                 await self._speaker.play(mono_frame(out, pts))
             except HalError as exc:

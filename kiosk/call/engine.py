@@ -14,12 +14,13 @@ import aiohttp
 from hal import Hal
 from kiosk.call.audio import MicrophoneTrack, Mixer
 from kiosk.call.audio_encoder import SharedAudioEncoder
+from kiosk.call.echo import EchoCanceller
 from kiosk.call.peer import PeerLink
 from kiosk.call.video import VideoPipeline
 from kiosk.call.video_source import VideoSource
 from kiosk.memory import release_free_memory
 from kiosk.signalling.client import JoinError, SignallingClient
-from kiosk.signalling.device_config import VideoConfig
+from kiosk.signalling.device_config import AudioConfig, VideoConfig
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class Call:
         video: VideoConfig,
         muted: bool,
         camera_enabled: bool,
+        echo: EchoCanceller,
     ) -> None:
         self.room_id = str(joined["room_id"])
         self.peer_id = str(joined["peer_id"])
@@ -50,10 +52,10 @@ class Call:
         source = VideoSource(hal.camera, video.width, video.height, video.fps)
         source.camera_enabled = camera_enabled
         self.video = VideoPipeline(source, video.max_bitrate_kbps * 1000)
-        self.microphone = MicrophoneTrack(hal.microphone)
+        self.microphone = MicrophoneTrack(hal.microphone, echo)
         self.microphone.muted = muted
         self.audio = SharedAudioEncoder(self.microphone)
-        self.mixer = Mixer(hal.speaker)
+        self.mixer = Mixer(hal.speaker, echo)
         self.links: dict[str, PeerLink] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._initial = list(joined.get("peers") or [])
@@ -182,14 +184,17 @@ class Call:
 class CallEngine:
     """At most one call at a time; joins and leaves on the daemon's commands."""
 
-    def __init__(self, hal: Hal) -> None:
+    def __init__(self, hal: Hal, noise_suppression: bool = False) -> None:
         self._hal = hal
         self._session: aiohttp.ClientSession | None = None
         self.call: Call | None = None
         self.muted = False
         self.camera_enabled = True
+        self.echo = EchoCanceller(noise_suppression)
 
-    async def join(self, grant: dict[str, Any], name: str, video: VideoConfig) -> str:
+    async def join(
+        self, grant: dict[str, Any], name: str, video: VideoConfig, audio: AudioConfig
+    ) -> str:
         """Join the room of ``grant`` (a join-token answer); its room id, or JoinError."""
         if self.call is not None:
             raise JoinError("busy", f"already in {self.call.room_id}")
@@ -199,7 +204,10 @@ class CallEngine:
             self._session = aiohttp.ClientSession(timeout=timeout)
         signalling = SignallingClient(self._session, str(grant["signal_url"]))
         joined = await signalling.join(str(grant["token"]), name)
-        call = Call(self._hal, signalling, joined, name, video, self.muted, self.camera_enabled)
+        self.echo.enabled = audio.echo_cancellation
+        call = Call(
+            self._hal, signalling, joined, name, video, self.muted, self.camera_enabled, self.echo
+        )
         self.call = call
         call.start()
         log.info("in room %s as %s with %d others", call.room_id, call.peer_id,

@@ -101,7 +101,16 @@ class Settings(BaseSettings):
     )
     audio_input_device: str = Field("default", description="pi HAL: ALSA capture device")
     audio_output_device: str = Field("default", description="pi HAL: ALSA playback device")
-    fake_audio_source: str = Field("tone:440", description="fake mic: tone:<Hz> or an audio file")
+    noise_suppression: bool = Field(
+        False, description="with echo cancellation: also suppress steady noise (HVAC, fans)"
+    )
+    fake_audio_source: str = Field(
+        "tone:440", description="fake mic: tone:<Hz>, silence, or an audio file"
+    )
+    fake_echo_delay_ms: float | None = Field(
+        None, ge=0, le=500, description="fake HAL: the mic hears the speaker this much later"
+    )
+    fake_echo_gain_db: float = Field(-6.0, ge=-60, le=6, description="... at this level")
     fake_faults: dict[FakePart, Fault] = Field(
         default_factory=dict, description='fake HAL: start broken, e.g. {"camera": "missing"}'
     )
@@ -185,6 +194,8 @@ class Settings(BaseSettings):
             audio_input_device=self.audio_input_device,
             audio_output_device=self.audio_output_device,
             fake_audio_source=self.fake_audio_source,
+            fake_echo_delay_ms=self.fake_echo_delay_ms,
+            fake_echo_gain_db=self.fake_echo_gain_db,
             fake_faults={str(k): str(v) for k, v in self.fake_faults.items()},
         )
 

@@ -18,6 +18,7 @@ async def test_a_press_joins_and_both_sides_see_and_hear(room: Room) -> None:
     status = await room.wait_state("in_call")
     assert status["room_id"] == room.clinic.meeting_room
     assert status["leds"]["call"] == "on"
+    assert status["echo_cancellation"] == "on"  # the clinic's default for a device
     await doctor.wait_for_media(remotes=1, frames=10)
     kiosk_peer = doctor.any_remote()
     stamp = framestamp.read(doctor.last_video[kiosk_peer].to_ndarray(format="yuv420p")[:240])

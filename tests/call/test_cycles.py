@@ -10,7 +10,7 @@ import aiortc
 
 import hal
 from kiosk.call.engine import CallEngine
-from kiosk.signalling.device_config import VideoConfig
+from kiosk.signalling.device_config import AudioConfig, VideoConfig
 from tests.clinic_server import ClinicFixture, ClinicServer
 from tests.hal.conftest import small_config
 from tests.mesh_peer import MeshPeer
@@ -40,7 +40,7 @@ async def test_a_hundred_joins_and_leaves_leave_nothing_behind(
         engine = CallEngine(box)
 
         async def cycle() -> None:
-            await engine.join(grant, "Box", video)
+            await engine.join(grant, "Box", video, AudioConfig())
             call = engine.call
             assert call is not None
             async with asyncio.timeout(10):
