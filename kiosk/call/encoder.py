@@ -14,10 +14,12 @@ import logging
 import time
 from collections.abc import Callable
 from fractions import Fraction
+from typing import cast
 
 import av
 
 from hal import VIDEO_CLOCK_RATE
+from kiosk.call.h264 import HARDWARE, SOFTWARE, h264_codec, hardware_failed, with_parameter_sets
 from kiosk.call.packet_track import Packet, PacketTrack
 
 log = logging.getLogger(__name__)
@@ -72,8 +74,13 @@ class SharedEncoder:
     # ---- encoding (an executor thread; one frame at a time) ---------------------------
 
     def _open(self) -> av.VideoCodecContext:
-        if self.codec_name == "H264":
-            context = av.CodecContext.create("libx264", "w")
+        context: av.VideoCodecContext
+        if self.codec_name == "H264" and h264_codec() == HARDWARE:
+            context = cast(av.VideoCodecContext, av.CodecContext.create(HARDWARE, "w"))
+            context.gop_size = 3000  # keyframes when asked (pict_type I forces one)
+            context.profile = "Baseline"
+        elif self.codec_name == "H264":
+            context = cast(av.VideoCodecContext, av.CodecContext.create(SOFTWARE, "w"))
             context.options = {
                 "preset": "ultrafast",
                 "tune": "zerolatency",
@@ -101,6 +108,17 @@ class SharedEncoder:
         context.time_base = Fraction(1, VIDEO_CLOCK_RATE)
         return context
 
+    def _open_with_fallback(self) -> av.VideoCodecContext:
+        context = self._open()
+        if context.codec.name != HARDWARE:
+            return context
+        try:
+            context.open()  # a device that is busy or gone fails here, not mid-call
+        except (av.FFmpegError, OSError) as exc:
+            hardware_failed(str(exc))
+            return self._open()
+        return context
+
     def encode(self, frame: av.VideoFrame) -> list[Packet]:
         now = time.monotonic()
         target = self.target_bitrate()
@@ -114,7 +132,7 @@ class SharedEncoder:
         if self._context is None:
             self._bitrate = target
             self._last_reconfigure = now
-            self._context = self._open()
+            self._context = self._open_with_fallback()
             self._keyframe_wanted = True
         keyframe = self._keyframe_wanted and now - self._last_keyframe >= KEYFRAME_MIN_INTERVAL_S
         if keyframe:
@@ -125,6 +143,8 @@ class SharedEncoder:
             av.video.frame.PictureType.I if keyframe else av.video.frame.PictureType.NONE
         )
         packets = list(self._context.encode(frame))
+        if self._context.codec.name == HARDWARE:
+            packets = [self._self_contained(p) for p in packets]
         for packet in packets:
             # aiortc's packetizer reads pts and time_base; without a time_base it stops
             packet.time_base = Fraction(1, VIDEO_CLOCK_RATE)
@@ -132,6 +152,19 @@ class SharedEncoder:
                 packet.pts = frame.pts
         self.frames_encoded += 1
         return packets
+
+    def _self_contained(self, packet: Packet) -> Packet:
+        """A hardware keyframe with the SPS/PPS the encoder gave only once in front."""
+        assert self._context is not None
+        if not packet.is_keyframe:
+            return packet
+        data = bytes(packet)
+        complete = with_parameter_sets(data, bytes(self._context.extradata or b""))
+        if complete is data:
+            return packet
+        out = av.Packet(complete)
+        out.pts, out.dts, out.is_keyframe = packet.pts, packet.dts, True
+        return out
 
     def deliver(self, packets: list[Packet]) -> None:
         for track in list(self.subscribers):
