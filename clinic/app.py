@@ -18,6 +18,7 @@ from clinic.handlers import accounts, devices, rooms, waiting
 from clinic.keys import ClinicKeys
 from clinic.ratelimit import FailureLimiter
 from clinic.storage import Storage
+from clinic.turn import IceConfig
 from clinic.web import (
     CHANNELS,
     ENROLL_LIMITER,
@@ -44,7 +45,9 @@ PAGES = {
 }
 
 
-def build_app(storage: Storage, public_url: str | None = None) -> web.Application:
+def build_app(
+    storage: Storage, public_url: str | None = None, ice: IceConfig | None = None
+) -> web.Application:
     app = web.Application(middlewares=[errors_as_json], client_max_size=256 * 1024)
     keys = ClinicKeys(storage)
     consultations = Consultations(storage)
@@ -59,7 +62,8 @@ def build_app(storage: Storage, public_url: str | None = None) -> web.Applicatio
     app.add_routes(devices.routes)
     app.add_routes(rooms.routes)
     app.add_routes(waiting.routes)
-    add_signalling(app, Hub(keys.verify_join, listener=consultations))
+    ice_servers = (ice or IceConfig()).ice_servers
+    add_signalling(app, Hub(keys.verify_join, ice_servers=ice_servers, listener=consultations))
     for path, filename in PAGES.items():
         app.router.add_get(path, _page_handler(filename))
     app.router.add_static("/static", STATIC)

@@ -16,6 +16,7 @@ from clinic.enrollment import create_device
 from clinic.errors import ClinicError
 from clinic.principals import MemberRole, RoomKind
 from clinic.storage import Storage
+from clinic.turn import DEFAULT_TTL_S, IceConfig, read_secret
 
 EXIT_USAGE = 2
 
@@ -36,6 +37,18 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=int, default=8080)
         p.add_argument("--public-url", help="base URL clients reach (default: as requested)")
         p.add_argument("--log-level", default="INFO")
+        p.add_argument("--stun-url", action="append", default=[], help="stun:host:port")
+        p.add_argument(
+            "--turn-url", action="append", default=[],
+            help="turn:host:3478?transport=udp, turns:host:443?transport=tcp, ...",
+        )  # fmt: skip
+        p.add_argument(
+            "--turn-secret-file",
+            type=Path,
+            help="the secret shared with the TURN server (coturn static-auth-secret)",
+        )
+        p.add_argument("--turn-ttl", type=int, default=DEFAULT_TTL_S,
+                       help="seconds a TURN credential is valid (default 3600)")  # fmt: skip
     return parser
 
 
@@ -55,12 +68,22 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    try:
+        ice = IceConfig(
+            stun_urls=tuple(args.stun_url),
+            turn_urls=tuple(args.turn_url),
+            secret=read_secret(args.turn_secret_file) if args.turn_secret_file else b"",
+            ttl_s=args.turn_ttl,
+        )
+    except ValueError as exc:
+        print(f"clinic: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if args.command == "demo":
         demo = _demo(args.db)
         base = args.public_url or f"http://{args.host}:{args.port}"
         _print_demo(demo, base)
     try:
-        asyncio.run(service.serve(args.db, args.host, args.port, args.public_url))
+        asyncio.run(service.serve(args.db, args.host, args.port, args.public_url, ice=ice))
     except OSError as exc:
         print(f"clinic: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1

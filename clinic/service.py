@@ -16,6 +16,7 @@ from clinic.errors import InvalidError
 from clinic.models import NewMember
 from clinic.principals import MemberRole, RoomKind
 from clinic.storage import Storage
+from clinic.turn import IceConfig
 from kiosk.signalling import tokens
 from kiosk.signalling.validation import problems
 
@@ -67,10 +68,11 @@ async def serve(
     port: int,
     public_url: str | None = None,
     ready: asyncio.Event | None = None,
+    ice: IceConfig | None = None,
 ) -> None:
     """Serve until SIGTERM or SIGINT; closes websockets first, then the database."""
     storage = await Storage.open(db)
-    runner = web.AppRunner(build_app(storage, public_url), handle_signals=False)
+    runner = web.AppRunner(build_app(storage, public_url, ice), handle_signals=False)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

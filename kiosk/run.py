@@ -23,7 +23,7 @@ from kiosk.management.backoff import Backoff
 from kiosk.management.fallback import LanFallback
 from kiosk.management.manager import Manager
 from kiosk.management.state import DeviceState
-from kiosk.memory import limit_arenas
+from kiosk.memory import tune_allocator
 from kiosk.systemd import Notifier
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ EXIT_FAILURE = 1
 async def run(settings: Settings, status_line: StatusLineHandler | None = None) -> int:
     """Run the daemon until SIGTERM or SIGINT."""
     began = time.monotonic()
-    limit_arenas()
+    tune_allocator()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

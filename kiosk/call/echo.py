@@ -35,7 +35,7 @@ class EchoCanceller:
         self.unavailable: str | None = None
         self._apm: Any = None
         self._rtc: Any = None
-        self._reference = np.zeros(0, dtype=np.int16)
+        self._reference: npt.NDArray[np.int16] | None = None  # numpy: at the first call
 
     def _module(self) -> Any:
         if self._apm is None and self.unavailable is None:
@@ -71,7 +71,7 @@ class EchoCanceller:
         """What went to the speaker, mono 48 kHz."""
         if not self.active:
             return
-        pending = np.concatenate([self._reference, samples])
+        pending = samples if self._reference is None else np.concatenate([self._reference, samples])
         whole = pending.size // CHUNK * CHUNK
         for start in range(0, whole, CHUNK):
             self._apm.process_reverse_stream(self._frame(pending[start : start + CHUNK]))

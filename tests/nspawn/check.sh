@@ -33,6 +33,10 @@ done
 } > "${out}/enrollment.txt" 2>&1
 SYSTEMD_COLORS=0 systemctl status --no-pager --lines=0 kiosk.service > "${out}/status.txt" 2>&1
 
+# the unit's sandbox (seccomp, namespaces) around what the daemon imports at its first call
+systemctl start kiosk-imports.service
+systemctl show -p Result kiosk-imports.service > "${out}/imports.txt"
+
 # a blocked loop stops the watchdog pings: systemd kills and restarts the daemon
 KIOSK_STATE_DIR=/var/lib/kiosk /opt/kiosk/bin/kiosk fake loop freeze > "${out}/freeze.txt" 2>&1
 for _ in $(seq 300); do

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -105,6 +106,15 @@ def boot(root: Path, results: Path) -> str:
     (root / "boot/firmware/kiosk-enroll.toml").write_text(
         'code = "1234567812345678"\nclinic_url = "http://127.0.0.1:9"\n'
     )
+    # the unit's sandbox, running what the daemon imports at its first call
+    sandbox = (root / "etc/systemd/system/kiosk.service").read_text()
+    sandbox = re.sub(r"(?m)^(Type|NotifyAccess|WatchdogSec|Restart|ExecStart)=.*\n", "", sandbox)
+    imports = "numpy, av, aiortc, livekit.rtc, alsaaudio, systemd.journal"
+    sandbox = sandbox.replace(
+        "[Service]\n",
+        f'[Service]\nType=oneshot\nExecStart=/opt/kiosk/bin/python -c "import {imports}"\n',
+    )
+    (root / "etc/systemd/system/kiosk-imports.service").write_text(sandbox)
     shutil.copy(HERE / "check.sh", root / "usr/local/bin/kiosk-check")
     shutil.copy(HERE / "kiosk-check.service", root / "etc/systemd/system/kiosk-check.service")
     wants = root / "etc/systemd/system/multi-user.target.wants/kiosk-check.service"
@@ -164,6 +174,9 @@ def test_the_unit_runs_under_systemd_and_the_watchdog_restarts_a_frozen_daemon(
     text = (results / "status.txt").read_text()
     assert "Active: active (running)" in text, text
     assert 'Status: "' in text, text
+
+    # what a call imports (numpy, WebRTC's audio module, ...) is allowed by the seccomp filter
+    assert (results / "imports.txt").read_text().split() == ["Result=success"]
 
     # the frozen loop: no pings, systemd's watchdog kills it, Restart= brings it back
     after = fields((results / "after-freeze.txt").read_text())
