@@ -63,6 +63,8 @@ def run(
     """(what the box sends, CPU seconds) for the far end on the speaker, near in the room."""
     echo = EchoCanceller(noise_suppression)
     echo.enabled = enabled
+    if enabled and not echo.load():
+        raise SystemExit(f"aec: {echo.unavailable}")
     room = AcousticCoupling(40, -6)
     sent = []
     began = time.process_time()

@@ -329,6 +329,7 @@ class Daemon:
             "peers": self.engine.peers(),
             "speaker_level_dbfs": self.engine.speaker_level_dbfs(),
             "echo_cancellation": self.engine.echo.state(),
+            "turn_problem": self.engine.turn_status(),
             "video_encoders": self.engine.video_status(),
             "muted": c.muted,
             "camera_off": c.camera_off,

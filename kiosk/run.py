@@ -13,7 +13,7 @@ from contextlib import AsyncExitStack
 
 import hal as hal_pkg
 from kiosk import logs
-from kiosk.call.ice import restrict_host_addresses
+from kiosk.call.ice import resolve, restrict_host_addresses
 from kiosk.config import Settings
 from kiosk.control import ControlServer
 from kiosk.daemon import Daemon
@@ -67,7 +67,7 @@ async def _run(
             state,
             settings.fallback_listen_host,
             settings.fallback_port,
-            interfaces=settings.ice_host_addresses,
+            interfaces=resolve(settings.ice_host_addresses),
         )
         backoff = Backoff(cap_s=settings.clinic_reconnect_max_s)
         manager = Manager(daemon, state, settings.enrollment_file, backoff, fallback)

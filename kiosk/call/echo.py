@@ -4,11 +4,12 @@ The daemon knows what it played (the mixer's output): that is the reference WebR
 audio processing module (AEC3 and a high-pass filter; noise suppression when the box's
 settings ask, as it costs near-end intelligibility: benchmarks/aec.py) removes from what
 the microphone hears. The binding is LiveKit's (`livekit.rtc.AudioProcessingModule`, the
-`aec` extra), imported only when the clinic's config turns echo cancellation on.
+`aec` extra), imported on a thread in the first call the clinic's config wants it for.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ else:
 log = logging.getLogger(__name__)
 
 CHUNK = AUDIO_SAMPLE_RATE // 100  # the module works on 10 ms
+PREPARE_AFTER_S = 0.5
 
 
 class EchoCanceller:
@@ -37,14 +39,16 @@ class EchoCanceller:
         self._rtc: Any = None
         self._reference: npt.NDArray[np.int16] | None = None  # numpy: at the first call
 
-    def _module(self) -> Any:
+    def load(self) -> bool:
+        """Import the module and make the processor (blocking: 28 MB of library); True
+        when echo cancellation can run."""
         if self._apm is None and self.unavailable is None:
             try:
                 from livekit import rtc
             except ImportError as exc:
                 self.unavailable = f"echo cancellation needs the aec extra (livekit): {exc}"
                 log.error("%s; the microphone is sent as it is", self.unavailable)
-                return None
+                return False
             self._rtc = rtc
             self._apm = rtc.AudioProcessingModule(
                 echo_cancellation=True,
@@ -55,7 +59,14 @@ class EchoCanceller:
                 "echo cancellation on (WebRTC AEC3 through livekit), noise suppression %s",
                 "on" if self.noise_suppression else "off",
             )
-        return self._apm
+        return self._apm is not None
+
+    async def prepare(self, after_s: float = PREPARE_AFTER_S) -> None:
+        """In a call: load on a thread once the media runs, so the import slows neither
+        the daemon's start nor the call's first frames; until then audio passes as is."""
+        if self.enabled and self._apm is None and self.unavailable is None:
+            await asyncio.sleep(after_s)
+            await asyncio.to_thread(self.load)
 
     def state(self) -> str:
         """``off``, ``on`` or ``unavailable: <why>`` (as of the last call)."""
@@ -65,7 +76,7 @@ class EchoCanceller:
 
     @property
     def active(self) -> bool:
-        return self.enabled and self._module() is not None
+        return self.enabled and self._apm is not None
 
     def played(self, samples: npt.NDArray[np.int16]) -> None:
         """What went to the speaker, mono 48 kHz."""

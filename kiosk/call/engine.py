@@ -16,6 +16,7 @@ from kiosk.call.audio import MicrophoneTrack, Mixer
 from kiosk.call.audio_encoder import SharedAudioEncoder
 from kiosk.call.echo import EchoCanceller
 from kiosk.call.peer import PeerLink
+from kiosk.call.turn import check_all
 from kiosk.call.video import VideoPipeline
 from kiosk.call.video_source import VideoSource
 from kiosk.memory import release_free_memory
@@ -56,6 +57,8 @@ class Call:
         self.microphone.muted = muted
         self.audio = SharedAudioEncoder(self.microphone)
         self.mixer = Mixer(hal.speaker, echo)
+        self._echo = echo
+        self.turn_problem: str | None = None  # the clinic's TURN server refused us, or is silent
         self.links: dict[str, PeerLink] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._initial = list(joined.get("peers") or [])
@@ -68,8 +71,13 @@ class Call:
             (self.mixer.run(), "mixer"),
             (self._signal_loop(), "signalling"),
             (self._liveness(), "liveness"),
+            (self._echo.prepare(), "echo"),
+            (self._check_turn(), "turn"),
         ):
             self._spawn(coro, name)
+
+    async def _check_turn(self) -> None:
+        self.turn_problem = await check_all(self.ice_servers)
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -230,6 +238,13 @@ class CallEngine:
         self.camera_enabled = enabled
         if self.call is not None:
             self.call.set_camera(enabled)
+
+    def turn_problem(self) -> str | None:
+        return self.call.turn_problem if self.call is not None else None
+
+    def turn_status(self) -> str | None:
+        """Why the clinic's TURN server will not relay for this call, if it will not."""
+        return self.call.turn_problem if self.call is not None else None
 
     def peers(self) -> list[dict[str, Any]]:
         return self.call.peers() if self.call is not None else []

@@ -2,31 +2,68 @@
 
 aioice offers every address of every interface except 127.0.0.1 and has no per-connection
 setting for it, so the address list is set process-wide, once, from the daemon's settings
-(``ice_host_addresses``). This keeps a box with several interfaces on the clinic LAN and
-lets tests run on loopback alone.
+(``ice_host_addresses``: addresses, or interface names such as ``eth0`` whose addresses are
+looked up at every gathering, so a DHCP lease that changes is followed). This keeps a box
+with several interfaces on the clinic LAN and lets tests run on loopback alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 import aioice.ice
+import ifaddr
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
+
+log = logging.getLogger(__name__)
 
 _original_get_host_addresses = aioice.ice.get_host_addresses
 
 
-def restrict_host_addresses(addresses: Sequence[str]) -> None:
-    """Offer only ``addresses`` as host candidates; an empty list restores aioice's own."""
-    if not addresses:
+def is_address(entry: str) -> bool:
+    try:
+        ipaddress.ip_address(entry)
+    except ValueError:
+        return False
+    return True
+
+
+def resolve(entries: Sequence[str]) -> list[str]:
+    """Addresses as they are; interface names -> their addresses now (IPv6 link-local
+    left out: ICE cannot use them without a scope)."""
+    adapters = {a.nice_name: a for a in ifaddr.get_adapters()}
+    addresses: list[str] = []
+    for entry in entries:
+        if is_address(entry):
+            addresses.append(entry)
+            continue
+        adapter = adapters.get(entry)
+        if adapter is None:
+            log.warning("ICE: no interface %r (interfaces: %s)", entry, ", ".join(adapters))
+            continue
+        for ip in adapter.ips:
+            host = ip.ip if isinstance(ip.ip, str) else ip.ip[0]
+            if not ipaddress.ip_address(host).is_link_local:
+                addresses.append(host)
+    return list(dict.fromkeys(addresses))
+
+
+def restrict_host_addresses(entries: Sequence[str]) -> None:
+    """Offer only these addresses (or interfaces' addresses) as host candidates; an empty
+    list restores aioice's own."""
+    if not entries:
         aioice.ice.get_host_addresses = _original_get_host_addresses
         return
-    allowed = list(dict.fromkeys(addresses))
+    wanted = list(entries)
 
     def host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-        return [a for a in allowed if (":" in a and use_ipv6) or (":" not in a and use_ipv4)]
+        return [
+            a for a in resolve(wanted) if (":" in a and use_ipv6) or (":" not in a and use_ipv4)
+        ]
 
     aioice.ice.get_host_addresses = host_addresses
 

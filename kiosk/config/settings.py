@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -46,6 +47,17 @@ FakePart = Literal["camera", "microphone", "speaker"]
 Fault = Literal["missing", "error"]
 
 
+INTERFACE_NAME = re.compile(r"[A-Za-z0-9_.@-]{1,15}")  # Linux: IFNAMSIZ - 1
+
+
+def _is_address(entry: str) -> bool:
+    try:
+        ipaddress.ip_address(entry)
+    except ValueError:
+        return False
+    return True
+
+
 class Settings(BaseSettings):
     """Every setting; environment variable = ``KIOSK_`` + the field name in capitals."""
 
@@ -70,7 +82,8 @@ class Settings(BaseSettings):
         description="first boot: code and clinic_url to enroll with, deleted after success",
     )
     ice_host_addresses: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="comma list: the only local addresses ICE may offer"
+        default_factory=list,
+        description="comma list: the only local addresses (or interfaces) ICE may offer",
     )
     fallback_listen_host: str = Field(
         "0.0.0.0", description="where a LAN fallback host listens (when the admin makes it one)"
@@ -153,11 +166,9 @@ class Settings(BaseSettings):
     @field_validator("ice_host_addresses")
     @classmethod
     def _valid_addresses(cls, value: list[str]) -> list[str]:
-        for address in value:
-            try:
-                ipaddress.ip_address(address)
-            except ValueError:
-                raise ValueError(f"{address!r} is not an IP address") from None
+        for entry in value:
+            if not _is_address(entry) and not INTERFACE_NAME.fullmatch(entry):
+                raise ValueError(f"{entry!r} is neither an IP address nor an interface name")
         return value
 
     @field_validator("fake_audio_source")

@@ -32,6 +32,8 @@ async def sent_while_far_end_talks(
     far = speech_like(SECONDS + 1, pitch_hz=140, seed=1)
     echo = EchoCanceller()
     echo.enabled = enabled
+    if enabled:
+        assert echo.load()
     async with hal.build("fake", config) as box:
         mixer = Mixer(box.speaker, echo)
         track = MicrophoneTrack(box.microphone, echo)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -43,7 +44,7 @@ def test_every_problem_is_listed_with_its_origin(
     config.write_text('camera_fps = 500\nbutton_hold_seconds = "long"\ncolour = "blue"\n')
     monkeypatch.setenv("KIOSK_CONFIG", str(config))
     monkeypatch.setenv("KIOSK_HAL", "raspberry")
-    monkeypatch.setenv("KIOSK_ICE_HOST_ADDRESSES", "eth-zero")
+    monkeypatch.setenv("KIOSK_ICE_HOST_ADDRESSES", "eth 0")
     monkeypatch.setenv("KIOSK_HAAL", "fake")
     with pytest.raises(SettingsError) as caught:
         load_settings()
@@ -54,7 +55,7 @@ def test_every_problem_is_listed_with_its_origin(
     assert any(p.startswith(f"camera_fps (file {config})") for p in problems)
     assert any(p.startswith(f"button_hold_seconds (file {config})") for p in problems)
     assert any(p.startswith(f"colour (file {config}): Extra inputs") for p in problems)
-    assert any("'eth-zero' is not an IP address" in p for p in problems)
+    assert any("'eth 0' is neither an IP address nor an interface name" in p for p in problems)
     assert len(problems) == 6
 
 
@@ -110,3 +111,9 @@ def test_version() -> None:
     )  # fmt: skip
     assert result.returncode == 0
     assert result.stdout.startswith("kiosk 0.1")
+
+
+def test_ice_host_addresses_take_interface_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KIOSK_CONFIG", os.devnull)
+    monkeypatch.setenv("KIOSK_ICE_HOST_ADDRESSES", "eth0, 192.168.1.20,wlan0")
+    assert load_settings().ice_host_addresses == ["eth0", "192.168.1.20", "wlan0"]
