@@ -137,6 +137,10 @@ def _human_status(status: dict[str, Any]) -> str:
         lines.append(f"  {name}: {reason}")
     if status.get("last_error"):
         lines.append(f"last error:  {status['last_error']}")
+    if status.get("turn_problem"):
+        lines.append(f"TURN:        {status['turn_problem']}")
+    if status.get("echo_cancellation"):
+        lines.append(f"echo canc.:  {status['echo_cancellation']}")
     lines.append(f"peers:       {len(status['peers'])}")
     for peer in status["peers"]:
         lines.append(

@@ -18,6 +18,7 @@ from clinic import service
 from clinic.app import build_app
 from clinic.principals import MemberRole, RoomKind
 from clinic.storage import Storage
+from clinic.turn import IceConfig
 
 
 def free_port() -> int:
@@ -110,9 +111,9 @@ class ClinicServer:
 
 
 @contextlib.asynccontextmanager
-async def clinic_server_at(db: Path) -> AsyncIterator[ClinicServer]:
+async def clinic_server_at(db: Path, ice: IceConfig | None = None) -> AsyncIterator[ClinicServer]:
     storage = await Storage.open(db)
-    app = build_app(storage)
+    app = build_app(storage, ice=ice)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

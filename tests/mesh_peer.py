@@ -16,6 +16,7 @@ import numpy.typing as npt
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
 from hal.audio import SILENCE_DBFS, level_dbfs
 from hal.fake import FakeCamera, FakeMicrophone
@@ -31,8 +32,10 @@ class MeshPeer:
         token: str,
         name: str,
         send: bool = True,
+        relay_only: bool = False,
     ) -> None:
         self.send_media = send
+        self.relay_only = relay_only  # ICE through the TURN server only, as behind a strict NAT
         self.session = session
         self.signal_url = signal_url
         self.token = token
@@ -91,7 +94,10 @@ class MeshPeer:
         return answer
 
     def _peer_connection(self, remote: str) -> RTCPeerConnection:
-        pc = RTCPeerConnection(rtc_configuration(self.ice_servers))
+        configuration = rtc_configuration(self.ice_servers)
+        if self.relay_only:
+            configuration.iceTransportPolicy = RTCIceTransportPolicy.RELAY
+        pc = RTCPeerConnection(configuration)
         assert self.video_source is not None
         assert self.audio_source is not None
         if self.send_media:

@@ -35,6 +35,8 @@ def is_address(entry: str) -> bool:
 def resolve(entries: Sequence[str]) -> list[str]:
     """Addresses as they are; interface names -> their addresses now (IPv6 link-local
     left out: ICE cannot use them without a scope)."""
+    if all(is_address(entry) for entry in entries):
+        return list(dict.fromkeys(entries))
     adapters = {a.nice_name: a for a in ifaddr.get_adapters()}
     addresses: list[str] = []
     for entry in entries:

@@ -42,7 +42,7 @@ async def check_turn(url: str, server: dict[str, Any]) -> str | None:
                 server_addr=(parsed["host"], parsed["port"]),
                 username=server.get("username"),
                 password=server.get("credential"),
-                ssl=parsed["secure"],
+                ssl=parsed["scheme"] == "turns",
                 transport=parsed["transport"],
             )
     except stun.TransactionFailed as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,13 +34,15 @@ class Room:
     participants: list[MeshPeer]
 
     async def participant(
-        self, name: str, room_id: str | None = None, send: bool = True
+        self, name: str, room_id: str | None = None, send: bool = True, relay_only: bool = False
     ) -> MeshPeer:
         grant = await self.server.ok(
             "POST", f"/rooms/{room_id or self.clinic.meeting_room}/join-token",
             self.clinic.member.token,
         )  # fmt: skip
-        peer = MeshPeer(self.server.session, grant["signal_url"], grant["token"], name, send)
+        peer = MeshPeer(
+            self.server.session, grant["signal_url"], grant["token"], name, send, relay_only
+        )
         self.participants.append(peer)
         assert (await peer.join())["type"] == "joined"
         return peer
@@ -70,18 +73,19 @@ def _loopback(loopback_ice: None) -> None:
     """Every test here runs WebRTC on loopback."""
 
 
-@pytest.fixture
-async def room(
-    clinic_server: ClinicServer, clinic: ClinicFixture, tmp_path: Path
+@contextlib.asynccontextmanager
+async def make_room(
+    server: ClinicServer, clinic: ClinicFixture, tmp_path: Path
 ) -> AsyncIterator[Room]:
+    """A fake-HAL kiosk enrolled in ``clinic``, button 1 its meeting room, 2 a user room."""
     admin = clinic.admin.token
-    created = await clinic_server.ok(
+    created = await server.ok(
         "POST", f"/clinics/{clinic.clinic_id}/devices", admin, {"name": "Exam room 2"}
     )
     buttons = {k: dict(v) for k, v in BUTTONS.items()}
     buttons["1"]["room_id"] = clinic.meeting_room
     buttons["2"]["room_id"] = clinic.user_room
-    await clinic_server.ok("PUT", f"/devices/{created['device_id']}/config", admin, {
+    await server.ok("PUT", f"/devices/{created['device_id']}/config", admin, {
         "name": "Exam room 2", "buttons": buttons, "heartbeat_seconds": 5,
         "video": {"width": 320, "height": 240, "fps": 15, "codec": "H264",
                   "max_bitrate_kbps": 500},
@@ -92,7 +96,7 @@ async def room(
         "KIOSK_CAMERA_WIDTH": "320", "KIOSK_CAMERA_HEIGHT": "240", "KIOSK_CAMERA_FPS": "15",
     })  # fmt: skip
     enrolled = await kiosk_cli(
-        kiosk.env, "enroll", created["enrollment_code"], "--clinic-url", clinic_server.url
+        kiosk.env, "enroll", created["enrollment_code"], "--clinic-url", server.url
     )
     assert enrolled.returncode == 0, enrolled.stderr
     await kiosk.start()
@@ -100,11 +104,19 @@ async def room(
     async def configured() -> bool:
         return (await kiosk.status())["config_version"] == 2
 
-    await eventually(configured)
-    made = Room(clinic_server, clinic, kiosk, created["device_id"], [])
+    made = Room(server, clinic, kiosk, created["device_id"], [])
     try:
+        await eventually(configured)
         yield made
     finally:
         for peer in made.participants:
             await peer.close()
         kiosk.kill()
+
+
+@pytest.fixture
+async def room(
+    clinic_server: ClinicServer, clinic: ClinicFixture, tmp_path: Path
+) -> AsyncIterator[Room]:
+    async with make_room(clinic_server, clinic, tmp_path) as made:
+        yield made
