@@ -111,16 +111,18 @@ class ClinicServer:
 
 
 @contextlib.asynccontextmanager
-async def clinic_server_at(db: Path, ice: IceConfig | None = None) -> AsyncIterator[ClinicServer]:
+async def clinic_server_at(
+    db: Path, ice: IceConfig | None = None, host: str = "127.0.0.1"
+) -> AsyncIterator[ClinicServer]:
     storage = await Storage.open(db)
     app = build_app(storage, ice=ice)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, host, 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     async with aiohttp.ClientSession() as session:
-        yield ClinicServer(f"http://127.0.0.1:{port}", storage, app, session)
+        yield ClinicServer(f"http://{host}:{port}", storage, app, session)
     await runner.cleanup()
     await storage.close()
 

@@ -40,7 +40,7 @@ class PeerLink:
         self.video_frames = 0
         self.audio_frames = 0
         self.created = time.monotonic()
-        self.last_media = time.monotonic()
+        self.last_heard = time.monotonic()  # media or RTCP from the peer
         self._mixer = mixer
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -65,6 +65,7 @@ class PeerLink:
             [c for c in RTCRtpSender.getCapabilities("audio").codecs if c.mimeType == "audio/opus"]
         )
         mixer.add(peer_id)
+        self._hear_rtcp(sound.sender)
         self.pc.on("track", self._on_track)
 
     def _hook_sender(self, sender: RTCRtpSender) -> None:
@@ -75,10 +76,20 @@ class PeerLink:
         original = sender._handle_rtcp_packet
 
         async def handle_rtcp(packet: Any) -> None:
+            self.last_heard = time.monotonic()
             if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
                 with contextlib.suppress(ValueError):
                     bitrate, _ = unpack_remb_fci(packet.fci)
                     track.set_bitrate(bitrate)
+            await original(packet)
+
+        sender._handle_rtcp_packet = handle_rtcp  # type: ignore[method-assign]
+
+    def _hear_rtcp(self, sender: RTCRtpSender) -> None:
+        original = sender._handle_rtcp_packet
+
+        async def handle_rtcp(packet: Any) -> None:
+            self.last_heard = time.monotonic()
             await original(packet)
 
         sender._handle_rtcp_packet = handle_rtcp  # type: ignore[method-assign]
@@ -91,7 +102,7 @@ class PeerLink:
         with contextlib.suppress(MediaStreamError):
             while True:
                 frame = await track.recv()
-                self.last_media = time.monotonic()
+                self.last_heard = time.monotonic()
                 if audio:
                     self.audio_frames += 1
                     self._mixer.push(self.peer_id, frame)  # type: ignore[arg-type]
@@ -124,10 +135,11 @@ class PeerLink:
         await self.pc.addIceCandidate(parsed)
 
     def alive(self, now: float, silence_s: float) -> bool:
-        """Failed, closed, or silent for ``silence_s`` (counted from creation): dead."""
+        """Failed, closed, or silent for ``silence_s`` (counted from creation): dead. A
+        peer that sends no media (no camera or microphone) is heard by its RTCP reports."""
         if self.pc.connectionState in ("failed", "closed"):
             return False
-        return now - max(self.last_media, self.created) < silence_s
+        return now - max(self.last_heard, self.created) < silence_s
 
     def status(self) -> dict[str, Any]:
         return {

@@ -75,9 +75,15 @@ def _loopback(loopback_ice: None) -> None:
 
 @contextlib.asynccontextmanager
 async def make_room(
-    server: ClinicServer, clinic: ClinicFixture, tmp_path: Path
+    server: ClinicServer,
+    clinic: ClinicFixture,
+    tmp_path: Path,
+    env: dict[str, str] | None = None,
+    prefix: list[str] | None = None,
+    video: dict[str, Any] | None = None,
 ) -> AsyncIterator[Room]:
-    """A fake-HAL kiosk enrolled in ``clinic``, button 1 its meeting room, 2 a user room."""
+    """A fake-HAL kiosk enrolled in ``clinic``, button 1 its meeting room, 2 a user room;
+    ``prefix`` runs it under another command (``ip netns exec NAME``)."""
     admin = clinic.admin.token
     created = await server.ok(
         "POST", f"/clinics/{clinic.clinic_id}/devices", admin, {"name": "Exam room 2"}
@@ -87,14 +93,16 @@ async def make_room(
     buttons["2"]["room_id"] = clinic.user_room
     await server.ok("PUT", f"/devices/{created['device_id']}/config", admin, {
         "name": "Exam room 2", "buttons": buttons, "heartbeat_seconds": 5,
-        "video": {"width": 320, "height": 240, "fps": 15, "codec": "H264",
-                  "max_bitrate_kbps": 500},
+        "video": video or {"width": 320, "height": 240, "fps": 15, "codec": "H264",
+                           "max_bitrate_kbps": 500},
     })  # fmt: skip
     kiosk = KioskProcess(tmp_path / "state", {
         "KIOSK_ENROLLMENT_FILE": str(tmp_path / "none"),
         "KIOSK_ICE_HOST_ADDRESSES": "127.0.0.1",
         "KIOSK_CAMERA_WIDTH": "320", "KIOSK_CAMERA_HEIGHT": "240", "KIOSK_CAMERA_FPS": "15",
+        **(env or {}),
     })  # fmt: skip
+    kiosk.command = [*(prefix or []), *kiosk.command]
     enrolled = await kiosk_cli(
         kiosk.env, "enroll", created["enrollment_code"], "--clinic-url", server.url
     )
