@@ -25,6 +25,8 @@ class HalConfig:
     audio_output_device: str = "default"
     # fake backend only: "tone:<Hz>" or the path of an audio file
     fake_audio_source: str = "tone:440"
+    # fake backend only: a busy picture (sensor grain) that costs an encoder real bits
+    fake_camera_busy: bool = False
     # fake backend only: the microphone hears the speaker this much later and quieter
     fake_echo_delay_ms: float | None = None
     fake_echo_gain_db: float = -6.0

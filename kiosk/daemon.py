@@ -263,12 +263,13 @@ class Daemon:
                 self.dispatch(ButtonPressed(event.number))
 
     async def watch_health(self, period: float = 1.0) -> None:
-        """Log every peripheral health change; the error LED shows a degraded box."""
-        previous = self.hal.health()
+        """Log every peripheral health change and an uplink too thin for the call; the
+        error LED shows a degraded box."""
+        previous, uplink = self.hal.health(), self.engine.uplink_state()
         self.dispatch(PeripheralsChanged(self._degraded()))
         while True:
             await asyncio.sleep(period)
-            current = self.hal.health()
+            current, now_uplink = self.hal.health(), self.engine.uplink_state()
             for name, health in current.items():
                 if health != previous.get(name):
                     log.warning(
@@ -277,12 +278,16 @@ class Daemon:
                         health.state,
                         f" ({health.reason})" if health.reason else "",
                     )
-            if current != previous:
+            if now_uplink != uplink:
+                log.warning("uplink: %s", now_uplink)
+            if current != previous or now_uplink != uplink:
                 self.dispatch(PeripheralsChanged(self._degraded()))
-            previous = current
+            previous, uplink = current, now_uplink
 
     def _degraded(self) -> bool:
-        return any(h.state is not HealthState.OK for h in self.hal.health().values())
+        return self.engine.uplink_state() != "ok" or any(
+            h.state is not HealthState.OK for h in self.hal.health().values()
+        )
 
     def journal_fields(self) -> dict[str, str]:
         """What every journal entry of the daemon carries (see `kiosk.logs.FIELDS`)."""
@@ -305,6 +310,8 @@ class Daemon:
             text += "; " + ", ".join(flags)
         if bad:
             text += "; not working: " + ", ".join(bad)
+        if self.engine.uplink_state() != "ok":
+            text += "; uplink too thin for this call"
         return text
 
     def status(self) -> dict[str, Any]:
@@ -330,6 +337,7 @@ class Daemon:
             "speaker_level_dbfs": self.engine.speaker_level_dbfs(),
             "echo_cancellation": self.engine.echo.state(),
             "turn_problem": self.engine.turn_status(),
+            "uplink": self.engine.uplink_state(),
             "video_encoders": self.engine.video_status(),
             "muted": c.muted,
             "camera_off": c.camera_off,

@@ -121,10 +121,12 @@ async def clinic_server_at(
     site = web.TCPSite(runner, host, 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    async with aiohttp.ClientSession() as session:
-        yield ClinicServer(f"http://{host}:{port}", storage, app, session)
-    await runner.cleanup()
-    await storage.close()
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield ClinicServer(f"http://{host}:{port}", storage, app, session)
+    finally:
+        await runner.cleanup()
+        await storage.close()
 
 
 @pytest.fixture

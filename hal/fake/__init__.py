@@ -35,7 +35,11 @@ def build(config: HalConfig) -> Hal:
     return Hal(
         backend="fake",
         camera=FakeCamera(
-            config.camera_width, config.camera_height, config.camera_fps, faults.get("camera")
+            config.camera_width,
+            config.camera_height,
+            config.camera_fps,
+            faults.get("camera"),
+            busy=config.fake_camera_busy,
         ),
         microphone=FakeMicrophone(config.fake_audio_source, faults.get("microphone"), room),
         speaker=FakeSpeaker(faults.get("speaker"), room=room),

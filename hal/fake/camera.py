@@ -36,7 +36,9 @@ class FakeCamera:
     so a receiver can measure latency. ``faults`` unplugs, replugs or breaks it.
     """
 
-    def __init__(self, width: int, height: int, fps: int, fault: str | None = None) -> None:
+    def __init__(
+        self, width: int, height: int, fps: int, fault: str | None = None, busy: bool = False
+    ) -> None:
         if width % 2 or height % 2 or width < framestamp.BLOCK or fps <= 0:
             raise DeviceFailedError(f"unsupported camera mode {width}x{height}@{fps}")
         self._width, self._height, self._fps = width, height, fps
@@ -45,6 +47,10 @@ class FakeCamera:
         self._number = 0
         self._started = False
         self._background: npt.NDArray[np.uint8] | None = None
+        # a busy scene: fresh grain every frame, as a real sensor in a real room gives; it
+        # costs an encoder what a real camera costs (the bars alone compress to ~50 kbit/s)
+        self._busy = busy
+        self._grain: np.random.Generator | None = None
 
     @property
     def width(self) -> int:
@@ -104,6 +110,11 @@ class FakeCamera:
             self._background = self._bars()
         planes = self._background.copy()
         luma = planes[:h]
+        if self._busy:
+            if self._grain is None:
+                self._grain = np.random.default_rng(self._number)
+            noise = self._grain.integers(0, 24, size=luma.shape, dtype=np.uint8)
+            np.add(luma, noise, out=luma, casting="unsafe")
         # a box that sweeps left to right once every two seconds, over the bars
         side = max(h // 6, 8)
         span = w - side

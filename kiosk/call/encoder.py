@@ -4,7 +4,7 @@ aiortc encodes separately for every sender (5 peers: 5 encodes). Here each camer
 encoded once per codec and the same packets go to every sender: aiortc packetizes an
 ``Packet`` that a track returns without encoding it again (``RTCRtpSender.pack``).
 Keyframe requests from any peer force one keyframe on the shared encoder (coalesced);
-the bitrate follows the most constrained peer within the admin's maximum.
+the bitrate follows the most constrained peer within the admin's maximum (`rate.py`).
 """
 
 from __future__ import annotations
@@ -21,14 +21,15 @@ import av
 from hal import VIDEO_CLOCK_RATE
 from kiosk.call.h264 import HARDWARE, SOFTWARE, h264_codec, hardware_failed, with_parameter_sets
 from kiosk.call.packet_track import Packet, PacketTrack
+from kiosk.call.quality import QualityLadder
+from kiosk.call.rate import RateControl, SentRate
 
 log = logging.getLogger(__name__)
 
-MIN_BITRATE = 150_000
 KEYFRAME_MIN_INTERVAL_S = 0.25  # five PLIs at once make one keyframe, not five
-RECONFIGURE_MIN_INTERVAL_S = 2.0  # a new bitrate reopens the codec (a keyframe): rarely
-RECONFIGURE_THRESHOLD = 0.25
 SUBSCRIBER_QUEUE = 30  # about a second of video
+CONGESTED_KEYFRAME_INTERVAL_S = 1.0
+ESTIMATE_WARMUP_S = 3.0  # a receiver's estimator starts far below the path's capacity
 
 
 class SharedEncoder:
@@ -40,8 +41,12 @@ class SharedEncoder:
         self.max_bitrate = max_bitrate
         self._context: av.VideoCodecContext | None = None
         self._bitrate = max_bitrate
+        self.rate = RateControl(max_bitrate)
+        self.ladder = QualityLadder(width, height, fps)
+        self._last_pts: int | None = None
+        self._peer_since: dict[int, float] = {}
+        self._sent = SentRate()
         self._peer_bitrates: dict[int, int] = {}
-        self._last_reconfigure = 0.0
         self._keyframe_wanted = True
         self._last_keyframe = 0.0
         self.subscribers: set[EncodedVideoTrack] = set()
@@ -55,13 +60,27 @@ class SharedEncoder:
 
     def set_peer_bitrate(self, peer: int, bitrate: int) -> None:
         self._peer_bitrates[peer] = bitrate
+        self._peer_since.setdefault(peer, time.monotonic())
+
+    def _estimates(self, now: float) -> list[int]:
+        """Each peer's latest estimate, once its receiver has warmed up."""
+        since = dict(self._peer_since)
+        return [
+            bitrate
+            for peer, bitrate in list(self._peer_bitrates.items())
+            if now - since.get(peer, now) >= ESTIMATE_WARMUP_S
+        ]
 
     def forget_peer(self, peer: int) -> None:
         self._peer_bitrates.pop(peer, None)
+        self._peer_since.pop(peer, None)
 
     def target_bitrate(self) -> int:
-        lowest = min(self._peer_bitrates.values(), default=self.max_bitrate)
-        return max(MIN_BITRATE, min(self.max_bitrate, lowest))
+        return self.rate.bitrate
+
+    def sent_bitrate(self) -> int:
+        """What was really encoded over the last second, bits/s."""
+        return round(self._sent.rate(time.monotonic()))
 
     def _attach(self, track: EncodedVideoTrack) -> None:
         self.subscribers.add(track)
@@ -101,10 +120,10 @@ class SharedEncoder:
                 "undershoot-pct": "100",
                 "overshoot-pct": "15",
             }
-        context.width, context.height = self.width, self.height
+        context.width, context.height = self.ladder.size()
         context.pix_fmt = "yuv420p"
         context.bit_rate = self._bitrate
-        context.framerate = Fraction(self.fps, 1)
+        context.framerate = Fraction(self.ladder.frame_rate(), 1)
         context.time_base = Fraction(1, VIDEO_CLOCK_RATE)
         return context
 
@@ -121,20 +140,28 @@ class SharedEncoder:
 
     def encode(self, frame: av.VideoFrame) -> list[Packet]:
         now = time.monotonic()
-        target = self.target_bitrate()
-        if (
-            self._context is not None
-            and abs(target - self._bitrate) / self._bitrate > RECONFIGURE_THRESHOLD
-            and now - self._last_reconfigure > RECONFIGURE_MIN_INTERVAL_S
-        ):
+        sent = self._sent.rate(now)
+        target = self.rate.update(now, self._estimates(now), sent)
+        if self._context is not None and target != self._bitrate:
             log.info("video bitrate %d -> %d kbit/s", self._bitrate // 1000, target // 1000)
             self._context = None
+        if self.ladder.update(now, target, sent):
+            width, height = self.ladder.size()
+            rate = self.ladder.frame_rate()
+            log.info("video %dx%d@%d for the link (sent %d kbit/s, target %d)",
+                     width, height, rate, sent // 1000, target // 1000)  # fmt: skip
+            self._context = None
+        fitted = self._fit(frame)
+        if fitted is None:
+            return []
+        frame = fitted
         if self._context is None:
             self._bitrate = target
-            self._last_reconfigure = now
             self._context = self._open_with_fallback()
             self._keyframe_wanted = True
-        keyframe = self._keyframe_wanted and now - self._last_keyframe >= KEYFRAME_MIN_INTERVAL_S
+        # on a congested link a keyframe is large and lost easily: give each a chance
+        interval = CONGESTED_KEYFRAME_INTERVAL_S if self.rate.congested else KEYFRAME_MIN_INTERVAL_S
+        keyframe = self._keyframe_wanted and now - self._last_keyframe >= interval
         if keyframe:
             self._keyframe_wanted = False
             self._last_keyframe = now
@@ -151,7 +178,31 @@ class SharedEncoder:
             if packet.pts is None:
                 packet.pts = frame.pts
         self.frames_encoded += 1
+        self._sent.add(now, sum(packet.size for packet in packets))
         return packets
+
+    def _fit(self, frame: av.VideoFrame) -> av.VideoFrame | None:
+        """The frame at the ladder's size, or None when the ladder's rate skips it."""
+        fps = self.ladder.frame_rate()
+        if (
+            fps < self.fps
+            and frame.pts is not None
+            and self._last_pts is not None
+            and frame.pts - self._last_pts < 0.9 * VIDEO_CLOCK_RATE / fps
+        ):
+            return None
+        self._last_pts = frame.pts
+        width, height = self.ladder.size()
+        if (frame.width, frame.height) == (width, height):
+            return frame
+        scaled = frame.reformat(width=width, height=height, format="yuv420p")
+        scaled.pts, scaled.time_base = frame.pts, frame.time_base
+        return scaled
+
+    @property
+    def uplink_insufficient(self) -> bool:
+        """At the lowest step and the least bitrate, and the link still wants less."""
+        return self.ladder.lowest and self.rate.at_floor
 
     def _self_contained(self, packet: Packet) -> Packet:
         """A hardware keyframe with the SPS/PPS the encoder gave only once in front."""

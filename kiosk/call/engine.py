@@ -242,6 +242,15 @@ class CallEngine:
     def turn_problem(self) -> str | None:
         return self.call.turn_problem if self.call is not None else None
 
+    def uplink_state(self) -> str:
+        """``insufficient`` when the least this box sends is still more than a peer's link
+        carries (another participant would not fit), else ``ok``."""
+        if self.call is not None and any(
+            e.uplink_insufficient for e in self.call.video.encoders.values()
+        ):
+            return "insufficient"
+        return "ok"
+
     def turn_status(self) -> str | None:
         """Why the clinic's TURN server will not relay for this call, if it will not."""
         return self.call.turn_problem if self.call is not None else None
@@ -249,7 +258,7 @@ class CallEngine:
     def peers(self) -> list[dict[str, Any]]:
         return self.call.peers() if self.call is not None else []
 
-    def video_status(self) -> dict[str, dict[str, int]]:
+    def video_status(self) -> dict[str, dict[str, Any]]:
         """Per codec: how many senders share the encoder, frames and keyframes encoded."""
         if self.call is None:
             return {}
@@ -259,6 +268,9 @@ class CallEngine:
                 "frames_encoded": encoder.frames_encoded,
                 "keyframes": encoder.keyframes,
                 "bitrate": encoder.target_bitrate(),
+                "sent_bitrate": encoder.sent_bitrate(),
+                "size": "{}x{}@{}".format(*encoder.ladder.size(), encoder.ladder.frame_rate()),
+                "uplink_insufficient": encoder.uplink_insufficient,
             }
             for codec, encoder in self.call.video.encoders.items()
         }

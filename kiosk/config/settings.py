@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     fake_audio_source: str = Field(
         "tone:440", description="fake mic: tone:<Hz>, silence, or an audio file"
     )
+    fake_camera_busy: bool = Field(
+        False, description="fake camera: sensor-like grain, so video costs real bits"
+    )
     fake_echo_delay_ms: float | None = Field(
         None, ge=0, le=500, description="fake HAL: the mic hears the speaker this much later"
     )
@@ -205,6 +208,7 @@ class Settings(BaseSettings):
             audio_input_device=self.audio_input_device,
             audio_output_device=self.audio_output_device,
             fake_audio_source=self.fake_audio_source,
+            fake_camera_busy=self.fake_camera_busy,
             fake_echo_delay_ms=self.fake_echo_delay_ms,
             fake_echo_gain_db=self.fake_echo_gain_db,
             fake_faults={str(k): str(v) for k, v in self.fake_faults.items()},

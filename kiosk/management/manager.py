@@ -196,6 +196,10 @@ class Manager:
             beat["cpu_temp_c"] = temp
         if self.config_error:
             beat["config_error"] = self.config_error
+        if status["uplink"] != "ok":
+            beat["uplink"] = status["uplink"]
+        if status["turn_problem"]:
+            beat["turn_problem"] = status["turn_problem"]
         report = self.fallback.report()
         if report is not None:
             beat["fallback"] = report

@@ -1,0 +1,69 @@
+"""The shared encoder's bitrate and picture step, from the peers' estimates and what it
+really sends (pure logic; the real link is in tests/network/test_constrained.py)."""
+
+from __future__ import annotations
+
+from kiosk.call.quality import QualityLadder
+from kiosk.call.rate import MIN_BITRATE, RateControl, SentRate
+
+
+def test_no_estimates_keep_the_maximum() -> None:
+    rate = RateControl(1_500_000)
+    assert rate.update(0.0, [], sent=0) == 1_500_000
+
+
+def test_a_congested_peer_brings_the_rate_down_at_once() -> None:
+    rate = RateControl(1_500_000)
+    assert rate.update(10.0, [2_000_000, 600_000], sent=1_400_000) == 600_000
+    assert rate.congested
+    # never below the floor, and the floor is where the box says its uplink is too thin
+    assert rate.update(11.0, [50_000], sent=600_000) == MIN_BITRATE
+    assert rate.at_floor
+
+
+def test_estimates_that_only_follow_the_sent_rate_let_it_climb_in_steps() -> None:
+    rate = RateControl(1_500_000, start=200_000)
+    times, rates = [0.0, 1.0, 2.5, 5.0, 7.5, 10.0, 12.5], []
+    for now in times:
+        # aiortc's estimate: about 8 % over what arrives
+        rates.append(rate.update(now, [int(rate.bitrate * 1.08)], sent=rate.bitrate))
+    assert rates[0] == 300_000  # up by half...
+    assert rates[1] == 300_000  # ...not more often than every 2 s
+    assert rates[-1] == 1_500_000  # the admin's maximum, reached in about 10 s
+
+
+def test_a_still_picture_that_sends_little_is_not_congestion() -> None:
+    rate = RateControl(1_500_000)
+    # the picture needs 50 kbit/s; the receiver's estimate follows that, not the target
+    assert rate.update(0.0, [55_000], sent=50_000) == 1_500_000
+    assert not rate.congested
+
+
+def test_sent_rate_is_over_the_last_second() -> None:
+    sent = SentRate()
+    for i in range(20):
+        sent.add(i * 0.1, 1000)  # 10 kB/s for 2 s
+    assert sent.rate(1.95) == 10 * 1000 * 8
+
+
+def test_the_ladder_gives_up_pixels_then_frames_and_climbs_back() -> None:
+    ladder = QualityLadder(640, 480, 30)
+    assert (ladder.size(), ladder.frame_rate()) == ((640, 480), 30)
+    assert ladder.update(0.0, target=1_000_000, sent=2_000_000)  # the encoder overshoots
+    assert (ladder.size(), ladder.frame_rate()) == ((320, 240), 30)
+    assert not ladder.update(1.0, target=1_000_000, sent=2_000_000)  # held for a while
+    assert ladder.update(2.5, target=500_000, sent=900_000)
+    assert (ladder.size(), ladder.frame_rate()) == ((320, 240), 15)
+    assert ladder.update(5.0, target=300_000, sent=500_000)
+    assert (ladder.size(), ladder.frame_rate()) == ((160, 120), 15)
+    assert ladder.lowest
+    # the link is free again: each step up when what it cost fits the target
+    now, steps = 7.5, []
+    while now < 30:
+        if ladder.update(now, target=1_500_000, sent=400_000):
+            steps.append((now, *ladder.size(), ladder.frame_rate()))
+        now += 0.5
+    assert [step[1:] for step in steps] == [(320, 240, 15), (320, 240, 30)]
+    assert steps[-1][0] - 7.5 <= 10
+    # 640x480 was seen to need 2 Mbit/s: more than the admin's 1.5 allow, so not again
+    assert ladder.index == 1

@@ -1,0 +1,90 @@
+"""The constrained-uplink scenario, shared by its test and `benchmarks/network.py`.
+
+A fake-HAL kiosk with a busy camera (640x480@30, VP8, at most 1500 kbit/s) in its own
+network namespace calls a receive-only participant; after a free start its uplink drops
+to 1 Mbit/s with 2 % loss for a while, then is freed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from kiosk.call.ice import restrict_host_addresses
+from tests.call.conftest import make_room
+from tests.clinic_server import clinic_server_at
+from tests.network.link import BOX_SIDE, CLINIC_SIDE, Reception, box_link, now
+
+VIDEO = {"width": 640, "height": 480, "fps": 30, "codec": "VP8", "max_bitrate_kbps": 1500}
+KIOSK_ENV = {
+    "KIOSK_ICE_HOST_ADDRESSES": BOX_SIDE,
+    "KIOSK_CAMERA_WIDTH": "640", "KIOSK_CAMERA_HEIGHT": "480", "KIOSK_CAMERA_FPS": "30",
+    "KIOSK_FAKE_CAMERA_BUSY": "true",
+}  # fmt: skip
+SETTLE_S = 10.0
+
+
+async def constrained_uplink(
+    tmp: Path, constrained_s: float = 60.0, recovery_limit_s: float = 30.0
+) -> dict[str, Any]:
+    restrict_host_addresses([CLINIC_SIDE])
+    with box_link() as link:
+        async with clinic_server_at(tmp / "clinic.db", host=CLINIC_SIDE) as server:
+            clinic = await server.make_clinic()
+            async with make_room(
+                server, clinic, tmp, env=KIOSK_ENV, prefix=link.prefix, video=VIDEO
+            ) as room:
+                peer = await room.participant("Dr at home", send=False)
+                await room.kiosk.press(1)
+                await room.wait_state("in_call")
+                await peer.wait_for_media(remotes=1, frames=10)
+                kiosk = peer.any_remote()
+                reception = Reception()
+
+                async def sample() -> None:
+                    seen = peer.video_frames[kiosk]
+                    while True:
+                        await asyncio.sleep(0.05)
+                        count = peer.video_frames[kiosk]
+                        reception.add(now(), count - seen)
+                        seen = count
+
+                async def encoder() -> dict[str, Any]:
+                    status = await room.status()
+                    return dict(status["video_encoders"]["VP8"])
+
+                sampler = asyncio.create_task(sample())
+                try:
+                    await asyncio.sleep(SETTLE_S)
+                    free = await encoder()
+                    link.constrain()
+                    began = now()
+                    sent: list[int] = []
+                    while now() - began < constrained_s:
+                        await asyncio.sleep(1)
+                        sent.append((await encoder())["sent_bitrate"])
+                    ended = now()
+                    during = await encoder()
+                    link.lift()
+                    recovered_after: float | None = None
+                    while now() - ended < recovery_limit_s:
+                        await asyncio.sleep(0.25)
+                        if (await encoder())["size"] == free["size"]:
+                            recovered_after = now() - ended
+                            break
+                finally:
+                    sampler.cancel()
+    return {
+        "free": {"size": free["size"], "sent_kbps": free["sent_bitrate"] // 1000,
+                 "fps": round(reception.fps(began - SETTLE_S / 2, began), 1)},
+        "constrained": {
+            "seconds": constrained_s, "link": "1 Mbit/s, 2 % loss (tbf + nftables)",
+            "fps": round(reception.fps(began, ended), 1),
+            "longest_freeze_s": round(reception.longest_freeze(began, ended), 2),
+            "freezes_over_1s": reception.freezes(began, ended),
+            "sent_kbps_mean": round(sum(sent) / len(sent) / 1000) if sent else 0,
+            "size_at_end": during["size"],
+        },
+        "recovered_after_s": None if recovered_after is None else round(recovered_after, 1),
+    }  # fmt: skip
