@@ -1,7 +1,7 @@
 """An uplink too thin for the call: the kiosk says so (status and the error LED; the
 heartbeat carries the same field) instead of degrading silently. The 1 Mbit/s, 2 % loss
-scenario with its frame-rate,
-freeze and recovery targets is measured by benchmarks/network.py (see README)."""
+scenario with its frame-rate, freeze and recovery targets is measured by
+benchmarks/network.py (see README)."""
 
 from __future__ import annotations
 
