@@ -14,7 +14,7 @@ from hal.fake.camera import FakeCamera
 from hal.fake.microphone import FakeMicrophone
 from hal.fake.room import AcousticCoupling
 from hal.fake.speaker import FakeSpeaker
-from hal.gpio import GpioButtons, GpioLeds
+from hal.gpio import gpio_parts
 
 __all__ = ["FakeCamera", "FakeMicrophone", "FakeSpeaker", "build"]
 
@@ -32,6 +32,7 @@ def build(config: HalConfig) -> Hal:
     room = None
     if config.fake_echo_delay_ms is not None:
         room = AcousticCoupling(config.fake_echo_delay_ms, config.fake_echo_gain_db)
+    buttons, leds = gpio_parts(config, factory)
     return Hal(
         backend="fake",
         camera=FakeCamera(
@@ -43,11 +44,6 @@ def build(config: HalConfig) -> Hal:
         ),
         microphone=FakeMicrophone(config.fake_audio_source, faults.get("microphone"), room),
         speaker=FakeSpeaker(faults.get("speaker"), room=room),
-        buttons=GpioButtons(
-            config.button_pins,
-            factory,
-            hold_seconds=config.button_hold_seconds,
-            bounce_seconds=config.button_bounce_seconds,
-        ),
-        leds=GpioLeds(config.led_pins, factory),
+        buttons=buttons,
+        leds=leds,
     )

@@ -15,7 +15,7 @@ from gpiozero import Device, GPIOZeroError
 
 from hal.bundle import Hal
 from hal.config import HalConfig
-from hal.gpio import GpioButtons, GpioLeds
+from hal.gpio import gpio_parts
 from hal.interfaces import Camera
 from hal.pi.alsa import AlsaMicrophone, AlsaSpeaker
 from hal.pi.av_camera import AvCamera
@@ -45,16 +45,12 @@ def build(config: HalConfig) -> Hal:
     except GPIOZeroError as exc:  # not a Pi: buttons and LEDs report it when they start
         log.error("GPIO: %s", exc)
         factory = None
+    buttons, leds = gpio_parts(config, factory)
     return Hal(
         backend="pi",
         camera=camera_for(config),
         microphone=AlsaMicrophone(config.audio_input_device),
         speaker=AlsaSpeaker(config.audio_output_device),
-        buttons=GpioButtons(
-            config.button_pins,
-            factory,
-            hold_seconds=config.button_hold_seconds,
-            bounce_seconds=config.button_bounce_seconds,
-        ),
-        leds=GpioLeds(config.led_pins, factory),
+        buttons=buttons,
+        leds=leds,
     )

@@ -19,17 +19,11 @@ import aioice.ice
 import ifaddr
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 
+from kiosk.config.settings import is_address
+
 log = logging.getLogger(__name__)
 
 _original_get_host_addresses = aioice.ice.get_host_addresses
-
-
-def is_address(entry: str) -> bool:
-    try:
-        ipaddress.ip_address(entry)
-    except ValueError:
-        return False
-    return True
 
 
 def resolve(entries: Sequence[str]) -> list[str]:

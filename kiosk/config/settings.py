@@ -50,7 +50,7 @@ Fault = Literal["missing", "error"]
 INTERFACE_NAME = re.compile(r"[A-Za-z0-9_.@-]{1,15}")  # Linux: IFNAMSIZ - 1
 
 
-def _is_address(entry: str) -> bool:
+def is_address(entry: str) -> bool:
     try:
         ipaddress.ip_address(entry)
     except ValueError:
@@ -170,7 +170,7 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_addresses(cls, value: list[str]) -> list[str]:
         for entry in value:
-            if not _is_address(entry) and not INTERFACE_NAME.fullmatch(entry):
+            if not is_address(entry) and not INTERFACE_NAME.fullmatch(entry):
                 raise ValueError(f"{entry!r} is neither an IP address nor an interface name")
         return value
 

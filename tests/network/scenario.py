@@ -8,13 +8,15 @@ to 1 Mbit/s with 2 % loss for a while, then is freed again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from kiosk.call.ice import restrict_host_addresses
-from tests.call.conftest import make_room
+from tests.call.conftest import Room, make_room
 from tests.clinic_server import clinic_server_at
-from tests.network.link import BOX_SIDE, CLINIC_SIDE, Reception, box_link, now
+from tests.network.link import BOX_SIDE, CLINIC_SIDE, Link, Reception, box_link, now
 
 VIDEO = {"width": 640, "height": 480, "fps": 30, "codec": "VP8", "max_bitrate_kbps": 1500}
 KIOSK_ENV = {
@@ -25,9 +27,9 @@ KIOSK_ENV = {
 SETTLE_S = 10.0
 
 
-async def constrained_uplink(
-    tmp: Path, constrained_s: float = 60.0, recovery_limit_s: float = 30.0
-) -> dict[str, Any]:
+@contextlib.asynccontextmanager
+async def room_behind_link(tmp: Path) -> AsyncIterator[tuple[Room, Link]]:
+    """The clinic and participants here; the kiosk (busy camera) behind ``Link``."""
     restrict_host_addresses([CLINIC_SIDE])
     with box_link() as link:
         async with clinic_server_at(tmp / "clinic.db", host=CLINIC_SIDE) as server:
@@ -35,46 +37,53 @@ async def constrained_uplink(
             async with make_room(
                 server, clinic, tmp, env=KIOSK_ENV, prefix=link.prefix, video=VIDEO
             ) as room:
-                peer = await room.participant("Dr at home", send=False)
-                await room.kiosk.press(1)
-                await room.wait_state("in_call")
-                await peer.wait_for_media(remotes=1, frames=10)
-                kiosk = peer.any_remote()
-                reception = Reception()
+                yield room, link
 
-                async def sample() -> None:
-                    seen = peer.video_frames[kiosk]
-                    while True:
-                        await asyncio.sleep(0.05)
-                        count = peer.video_frames[kiosk]
-                        reception.add(now(), count - seen)
-                        seen = count
 
-                async def encoder() -> dict[str, Any]:
-                    status = await room.status()
-                    return dict(status["video_encoders"]["VP8"])
+async def constrained_uplink(
+    tmp: Path, constrained_s: float = 60.0, recovery_limit_s: float = 30.0
+) -> dict[str, Any]:
+    async with room_behind_link(tmp) as (room, link):
+        peer = await room.participant("Dr at home", send=False)
+        await room.kiosk.press(1)
+        await room.wait_state("in_call")
+        await peer.wait_for_media(remotes=1, frames=10)
+        kiosk = peer.any_remote()
+        reception = Reception()
 
-                sampler = asyncio.create_task(sample())
-                try:
-                    await asyncio.sleep(SETTLE_S)
-                    free = await encoder()
-                    link.constrain()
-                    began = now()
-                    sent: list[int] = []
-                    while now() - began < constrained_s:
-                        await asyncio.sleep(1)
-                        sent.append((await encoder())["sent_bitrate"])
-                    ended = now()
-                    during = await encoder()
-                    link.lift()
-                    recovered_after: float | None = None
-                    while now() - ended < recovery_limit_s:
-                        await asyncio.sleep(0.25)
-                        if (await encoder())["size"] == free["size"]:
-                            recovered_after = now() - ended
-                            break
-                finally:
-                    sampler.cancel()
+        async def sample() -> None:
+            seen = peer.video_frames[kiosk]
+            while True:
+                await asyncio.sleep(0.05)
+                count = peer.video_frames[kiosk]
+                reception.add(now(), count - seen)
+                seen = count
+
+        async def encoder() -> dict[str, Any]:
+            status = await room.status()
+            return dict(status["video_encoders"]["VP8"])
+
+        sampler = asyncio.create_task(sample())
+        try:
+            await asyncio.sleep(SETTLE_S)
+            free = await encoder()
+            link.constrain()
+            began = now()
+            sent: list[int] = []
+            while now() - began < constrained_s:
+                await asyncio.sleep(1)
+                sent.append((await encoder())["sent_bitrate"])
+            ended = now()
+            during = await encoder()
+            link.lift()
+            recovered_after: float | None = None
+            while now() - ended < recovery_limit_s:
+                await asyncio.sleep(0.25)
+                if (await encoder())["size"] == free["size"]:
+                    recovered_after = now() - ended
+                    break
+        finally:
+            sampler.cancel()
     return {
         "free": {"size": free["size"], "sent_kbps": free["sent_bitrate"] // 1000,
                  "fps": round(reception.fps(began - SETTLE_S / 2, began), 1)},
