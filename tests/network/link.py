@@ -26,7 +26,11 @@ def _in_box(*args: str) -> None:
 
 @dataclass
 class Link:
-    prefix: list[str] = field(default_factory=lambda: ["ip", "netns", "exec", NAMESPACE])
+    # nsenter replaces itself with the command (ip netns exec forks, and a kill of its pid
+    # would leave the kiosk running)
+    prefix: list[str] = field(
+        default_factory=lambda: ["nsenter", f"--net=/run/netns/{NAMESPACE}", "--"]
+    )
     constrained: bool = False
 
     def constrain(self, rate: str = "1mbit", loss_percent: int = 2) -> None:
