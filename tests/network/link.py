@@ -6,6 +6,7 @@ of the token bucket (up to 200 ms) is the delay, as on a congested uplink."""
 from __future__ import annotations
 
 import itertools
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -53,6 +54,9 @@ class Link:
 
 @contextmanager
 def box_link() -> Iterator[Link]:
+    missing = [tool for tool in ("ip", "tc", "nft", "nsenter") if shutil.which(tool) is None]
+    if missing:
+        raise RuntimeError(f"{missing} missing: apt-get install iproute2 nftables util-linux")
     subprocess.run(["ip", "netns", "del", NAMESPACE], capture_output=True, timeout=30)
     _run("ip", "netns", "add", NAMESPACE)
     try:
