@@ -9,6 +9,7 @@ import shutil
 import socket
 import stat
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -57,15 +58,28 @@ def test_exposure_score_is_low(unit_root: Path, unit: str) -> None:
     assert float(found.group(1)) <= 4.0
 
 
-async def test_ready_status_watchdog_and_stopping_over_notify_socket(tmp_path: Path) -> None:
-    address = str(tmp_path / "notify")
+@pytest.fixture
+def notify_socket(tmp_path: Path) -> Iterator[socket.socket]:
+    """A socket standing in for systemd's NOTIFY_SOCKET."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(address)
+    sock.bind(str(tmp_path / "notify"))
     sock.setblocking(False)
-    kiosk = KioskProcess(tmp_path / "state", {
-        "NOTIFY_SOCKET": address, "WATCHDOG_USEC": "400000",
+    yield sock
+    sock.close()
+
+
+def notifying_kiosk(tmp_path: Path, sock: socket.socket, watchdog_usec: int) -> KioskProcess:
+    return KioskProcess(tmp_path / "state", {
+        "NOTIFY_SOCKET": sock.getsockname(), "WATCHDOG_USEC": str(watchdog_usec),
         "KIOSK_ENROLLMENT_FILE": str(tmp_path / "none"),
     })  # fmt: skip
+
+
+async def test_ready_status_watchdog_and_stopping_over_notify_socket(
+    tmp_path: Path, notify_socket: socket.socket
+) -> None:
+    sock = notify_socket
+    kiosk = notifying_kiosk(tmp_path, sock, 400_000)
     loop = asyncio.get_running_loop()
     got: list[str] = []
 
@@ -92,7 +106,6 @@ async def test_ready_status_watchdog_and_stopping_over_notify_socket(tmp_path: P
         assert await until("STOPPING=1")
     finally:
         kiosk.kill()
-        sock.close()
 
 
 def test_outside_systemd_notify_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -106,15 +119,11 @@ def test_outside_systemd_notify_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> N
     notifier.ready()  # nothing to send it to, and no error
 
 
-async def test_a_frozen_loop_stops_the_watchdog_pings(tmp_path: Path) -> None:
-    address = str(tmp_path / "notify")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(address)
-    sock.setblocking(False)
-    kiosk = KioskProcess(tmp_path / "state", {
-        "NOTIFY_SOCKET": address, "WATCHDOG_USEC": "200000",
-        "KIOSK_ENROLLMENT_FILE": str(tmp_path / "none"),
-    })  # fmt: skip
+async def test_a_frozen_loop_stops_the_watchdog_pings(
+    tmp_path: Path, notify_socket: socket.socket
+) -> None:
+    sock = notify_socket
+    kiosk = notifying_kiosk(tmp_path, sock, 200_000)
     loop = asyncio.get_running_loop()
 
     async def pings(seconds: float) -> int:
@@ -138,4 +147,3 @@ async def test_a_frozen_loop_stops_the_watchdog_pings(tmp_path: Path) -> None:
         assert await pings(1.5) == 0  # what makes systemd kill and restart it
     finally:
         kiosk.kill()
-        sock.close()

@@ -17,7 +17,7 @@ import av
 
 from hal.audio import MonoConverter, mono_frame
 from hal.errors import DeviceFailedError, DeviceMissingError, HalError
-from hal.health import Health
+from hal.health import Health, HealthState
 from hal.interfaces import AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE
 from hal.lazy import lazy_module
 from hal.pi.threaded import ThreadedSource
@@ -137,8 +137,9 @@ class AlsaSpeaker:
         return self._health
 
     async def start(self) -> None:
-        if self._thread is not None:
+        if self._thread is not None and self._thread.is_alive():
             return
+        await self.stop()  # a writer that died of a device error: release it first
         try:
             self._pcm = open_pcm(alsaaudio.PCM_PLAYBACK, self.device)
         except HalError as exc:
@@ -162,8 +163,10 @@ class AlsaSpeaker:
 
     async def play(self, frame: av.AudioFrame) -> None:
         if self._thread is None or not self._thread.is_alive():
-            await self.stop()
-            await self.start()
+            # reopening is the hot-plug loop's job (Hal.keep_parts_open), not every 20 ms
+            failed = self._health.state is HealthState.ERROR
+            error = DeviceFailedError if failed else DeviceMissingError
+            raise error(f"speaker {self.device}: {self._health.reason}")
         samples = self._converter.convert(frame)
         if samples.size == 0:
             return

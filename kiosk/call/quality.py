@@ -35,10 +35,6 @@ class QualityLadder:
         self._fits_since: float | None = None
         self._cost_seen: dict[int, float] = {}  # step -> bits/s it was seen to need
 
-    @property
-    def step(self) -> Step:
-        return STEPS[self.index]
-
     def size(self, index: int | None = None) -> tuple[int, int]:
         scale = STEPS[self.index if index is None else index].scale
         # even sizes for yuv420p, and never below a block or two

@@ -12,7 +12,6 @@ config names, of its own clinic, and nothing else.
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +52,6 @@ def issue_credential(
 ) -> tuple[str, int]:
     """The clinic's side: a credential and its expiry (epoch seconds)."""
     tokens.load_public_key(device_public_key_pem)  # refuse anything but an Ed25519 key
-    issued = int(time.time() if now is None else now)
     payload = {
         "aud": CREDENTIAL_AUDIENCE,
         "sub": device_id,
@@ -61,10 +59,8 @@ def issue_credential(
         "clinic": clinic_id,
         "rooms": sorted(set(rooms)),
         "key": device_public_key_pem,
-        "iat": issued,
-        "exp": issued + ttl_s,
     }
-    return jwt.encode(payload, clinic_key, algorithm=ALGORITHM), issued + ttl_s
+    return tokens.encode(payload, clinic_key, ttl_s, now)
 
 
 def verify_credential(credential: str, clinic_key: Ed25519PublicKey) -> FallbackCredential:
@@ -96,18 +92,15 @@ def local_join_token(
     now: float | None = None,
 ) -> str:
     """The device's side: a join token for a fallback host, signed with its own key."""
-    issued = int(time.time() if now is None else now)
     payload = {
         "aud": LOCAL_AUDIENCE,
         "sub": device_id,
         "room": room_id,
         "name": name,
         "cred": credential,
-        "iat": issued,
-        "exp": issued + ttl_s,
         "jti": secrets.token_urlsafe(12),
     }
-    return jwt.encode(payload, device_key, algorithm=ALGORITHM)
+    return tokens.encode(payload, device_key, ttl_s, now)[0]
 
 
 class FallbackAuthenticator:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -79,8 +80,6 @@ def sign(
     now: float | None = None,
 ) -> tuple[str, int]:
     """A join token and its expiry (epoch seconds)."""
-    issued = int(time.time() if now is None else now)
-    expires = issued + ttl_s
     payload = {
         "sub": subject,
         "name": name,
@@ -88,11 +87,18 @@ def sign(
         "clinic": clinic_id,
         "room": room_id,
         "aud": AUDIENCE,
-        "iat": issued,
-        "exp": expires,
         "jti": secrets.token_urlsafe(12),
     }
-    return jwt.encode(payload, key, algorithm=ALGORITHM), expires
+    return encode(payload, key, ttl_s, now)
+
+
+def encode(
+    payload: dict[str, Any], key: Ed25519PrivateKey, ttl_s: int, now: float | None = None
+) -> tuple[str, int]:
+    """``payload`` signed, valid for ``ttl_s`` from ``now``; the token and its expiry."""
+    issued = int(time.time() if now is None else now)
+    stamped = {**payload, "iat": issued, "exp": issued + ttl_s}
+    return jwt.encode(stamped, key, algorithm=ALGORITHM), issued + ttl_s
 
 
 def unverified_clinic(token: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import shutil
 import socket
@@ -73,12 +72,6 @@ def coturn(tmp_path: Path) -> Iterator[Coturn]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-async def eventually_true(check: object, timeout: float = 20) -> None:
-    async with asyncio.timeout(timeout):
-        while not await check():  # type: ignore[operator]
-            await asyncio.sleep(0.05)
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -91,7 +90,3 @@ class Reception:
     def freezes(self, start: float, end: float, longer_than: float = 1.0) -> int:
         inside = [start, *(t for t in self.times if start <= t < end), end]
         return sum(1 for a, b in itertools.pairwise(inside) if b - a > longer_than)
-
-
-def now() -> float:
-    return time.monotonic()

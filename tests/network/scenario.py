@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from kiosk.call.ice import restrict_host_addresses
 from tests.call.conftest import Room, make_room
 from tests.clinic_server import clinic_server_at
-from tests.network.link import BOX_SIDE, CLINIC_SIDE, Link, Reception, box_link, now
+from tests.network.link import BOX_SIDE, CLINIC_SIDE, Link, Reception, box_link
 
 VIDEO = {"width": 640, "height": 480, "fps": 30, "codec": "VP8", "max_bitrate_kbps": 1500}
 KIOSK_ENV = {
@@ -56,7 +57,7 @@ async def constrained_uplink(
             while True:
                 await asyncio.sleep(0.05)
                 count = peer.video_frames[kiosk]
-                reception.add(now(), count - seen)
+                reception.add(time.monotonic(), count - seen)
                 seen = count
 
         async def encoder() -> dict[str, Any]:
@@ -68,19 +69,19 @@ async def constrained_uplink(
             await asyncio.sleep(SETTLE_S)
             free = await encoder()
             link.constrain()
-            began = now()
+            began = time.monotonic()
             sent: list[int] = []
-            while now() - began < constrained_s:
+            while time.monotonic() - began < constrained_s:
                 await asyncio.sleep(1)
                 sent.append((await encoder())["sent_bitrate"])
-            ended = now()
+            ended = time.monotonic()
             during = await encoder()
             link.lift()
             recovered_after: float | None = None
-            while now() - ended < recovery_limit_s:
+            while time.monotonic() - ended < recovery_limit_s:
                 await asyncio.sleep(0.25)
                 if (await encoder())["size"] == free["size"]:
-                    recovered_after = now() - ended
+                    recovered_after = time.monotonic() - ended
                     break
         finally:
             sampler.cancel()

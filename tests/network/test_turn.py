@@ -11,13 +11,13 @@ from kiosk.call.turn import check_turn
 from kiosk.signalling.tokens import JoinClaims
 from tests.call.conftest import make_room
 from tests.clinic_server import clinic_server_at
-from tests.management.test_managed_kiosk import kiosk_cli
-from tests.network.conftest import Coturn, eventually_true
+from tests.management.test_managed_kiosk import eventually, kiosk_cli
+from tests.network.conftest import Coturn
 
 CLAIMS = JoinClaims("mb_1", "Dr A", "member", "cl_1", "rm_1", int(time.time()) + 60)  # type: ignore[arg-type]
 
 
-async def server_for(config: IceConfig, coturn: Coturn) -> dict[str, object]:
+async def server_for(config: IceConfig) -> dict[str, object]:
     servers = await config.ice_servers(CLAIMS)
     assert len(servers) == 1
     return servers[0]
@@ -30,15 +30,15 @@ async def test_the_clinic_s_credentials_work_until_they_expire(coturn: Coturn) -
             turn_urls=(coturn.url,), secret=secret, ttl_s=60, clock=lambda: time.time() - age_s
         )
 
-    fresh = await server_for(config(0), coturn)
+    fresh = await server_for(config(0))
     username = str(fresh["username"])
     assert username.split(":") == [str(int(time.time()) + 60), "mb_1"]
     assert await check_turn(coturn.url, fresh) is None
-    assert await check_turn(coturn.url, await server_for(config(50), coturn)) is None
-    expired = await check_turn(coturn.url, await server_for(config(70), coturn))
+    assert await check_turn(coturn.url, await server_for(config(50))) is None
+    expired = await check_turn(coturn.url, await server_for(config(70)))
     assert expired is not None
     assert "refused the credentials (401" in expired
-    forged = await check_turn(coturn.url, await server_for(config(0, b"x" * 32), coturn))
+    forged = await check_turn(coturn.url, await server_for(config(0, b"x" * 32)))
     assert forged is not None
     assert "refused the credentials (401" in forged
 
@@ -70,7 +70,7 @@ async def test_a_call_is_relayed_through_coturn(coturn: Coturn, tmp_path: Path) 
                 status = await room.status()
                 return (status["speaker_level_dbfs"] or -120) > -25
 
-            await eventually_true(heard)
+            await eventually(heard, timeout=20)
             status = await room.status()
             assert status["turn_problem"] is None
             assert status["peers"][0]["video_frames_received"] > 0
@@ -91,7 +91,7 @@ async def test_the_kiosk_reports_a_turn_server_that_refuses_it(
             async def reported() -> bool:
                 return (await room.status())["turn_problem"] is not None
 
-            await eventually_true(reported)
+            await eventually(reported, timeout=20)
             problem = (await room.status())["turn_problem"]
             assert f"TURN server {coturn.url} refused the credentials (401" in problem
             shown = await kiosk_cli(room.kiosk.env, "status")
