@@ -111,7 +111,7 @@ async def enrolled_kiosk(server: ClinicServer, tmp: Path) -> tuple[KioskProcess,
     kiosk = KioskProcess(tmp / "state", {
         "KIOSK_ENROLLMENT_FILE": str(tmp / "none"), "KIOSK_ICE_HOST_ADDRESSES": "127.0.0.1",
         "KIOSK_CAMERA_WIDTH": str(WIDTH), "KIOSK_CAMERA_HEIGHT": str(HEIGHT),
-        "KIOSK_CAMERA_FPS": str(FPS), "KIOSK_LOG_LEVEL": "WARNING",
+        "KIOSK_CAMERA_FPS": str(FPS), "KIOSK_LOG_LEVEL": os.environ.get("BENCH_LOG", "WARNING"),
     })  # fmt: skip
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "kiosk.cli", "enroll", created["enrollment_code"],

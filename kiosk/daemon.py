@@ -204,7 +204,7 @@ class Daemon:
         assert manager.config is not None
         fallback = manager.fallback
         if self.signalling.current == "cloud":
-            api = ClinicApi(manager.credential)
+            api = ClinicApi(manager.credential, self.engine.http())
             try:
                 if room_id is None:
                     grant = await api.next_patient_token()

@@ -50,6 +50,7 @@ class SharedEncoder:
         self._keyframe_wanted = True
         self._last_keyframe = 0.0
         self.subscribers: set[EncodedVideoTrack] = set()
+        self.on_attach: Callable[[SharedEncoder], None] = lambda encoder: None
         self.frames_encoded = 0
         self.keyframes = 0
 
@@ -86,6 +87,7 @@ class SharedEncoder:
         self.subscribers.add(track)
         # a newcomer decodes nothing until a keyframe; aiortc receivers never ask for one
         self.request_keyframe()
+        self.on_attach(self)
 
     def _detach(self, track: EncodedVideoTrack) -> None:
         self.subscribers.discard(track)
@@ -138,6 +140,15 @@ class SharedEncoder:
             return self._open()
         return context
 
+    def prepare(self) -> None:
+        """Open the codec before the first frame needs it."""
+        if self._context is None:
+            self._bitrate = self.rate.bitrate
+            self._context = self._open_with_fallback()
+            if not self._context.is_open:
+                self._context.open()
+            self._keyframe_wanted = True
+
     def encode(self, frame: av.VideoFrame) -> list[Packet]:
         now = time.monotonic()
         sent = self._sent.rate(now)
@@ -182,8 +193,12 @@ class SharedEncoder:
         return packets
 
     def _fit(self, frame: av.VideoFrame) -> av.VideoFrame | None:
-        """The frame at the ladder's size, or None when the ladder's rate skips it."""
+        """The frame at the ladder's size, or None when the ladder's rate skips it or
+        it is not newer than the last one (a newcomer's first frame may be encoded out of
+        turn, see `VideoPipeline`)."""
         fps = self.ladder.frame_rate()
+        if frame.pts is not None and self._last_pts is not None and frame.pts <= self._last_pts:
+            return None
         if (
             fps < self.fps
             and frame.pts is not None

@@ -52,7 +52,7 @@ class Call:
         self._codec = video.codec
         source = VideoSource(hal.camera, video.width, video.height, video.fps)
         source.camera_enabled = camera_enabled
-        self.video = VideoPipeline(source, video.max_bitrate_kbps * 1000)
+        self.video = VideoPipeline(source, video.max_bitrate_kbps * 1000, video.codec)
         self.microphone = MicrophoneTrack(hal.microphone, echo)
         self.microphone.muted = muted
         self.audio = SharedAudioEncoder(self.microphone)
@@ -200,17 +200,21 @@ class CallEngine:
         self.camera_enabled = True
         self.echo = EchoCanceller(noise_suppression)
 
+    def http(self) -> aiohttp.ClientSession:
+        """The session for the clinic's API and signalling, kept while the daemon runs."""
+        if self._session is None:
+            # a LAN host that is switched off never refuses: give up on it quickly
+            timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S)
+            self._session = aiohttp.ClientSession(timeout=timeout)
+        return self._session
+
     async def join(
         self, grant: dict[str, Any], name: str, video: VideoConfig, audio: AudioConfig
     ) -> str:
         """Join the room of ``grant`` (a join-token answer); its room id, or JoinError."""
         if self.call is not None:
             raise JoinError("busy", f"already in {self.call.room_id}")
-        if self._session is None:
-            # a LAN host that is switched off never refuses: give up on it quickly
-            timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S)
-            self._session = aiohttp.ClientSession(timeout=timeout)
-        signalling = SignallingClient(self._session, str(grant["signal_url"]))
+        signalling = SignallingClient(self.http(), str(grant["signal_url"]))
         joined = await signalling.join(str(grant["token"]), name)
         self.echo.enabled = audio.echo_cancellation
         call = Call(

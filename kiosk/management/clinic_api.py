@@ -22,17 +22,20 @@ class ClinicUnreachableError(ClinicApiError):
 
 
 class ClinicApi:
-    def __init__(self, credential: Credential) -> None:
+    """Over a session the daemon keeps: a press reuses the clinic's kept-alive connection
+    instead of paying for a TCP and TLS handshake first."""
+
+    def __init__(self, credential: Credential, session: aiohttp.ClientSession) -> None:
+        self._session = session
         self._base = credential.clinic_url.rstrip("/") + "/api/v1"
         self._clinic_id = credential.clinic_id
         self._headers = {"Authorization": f"Bearer {credential.device_token.get_secret_value()}"}
 
     async def _call(self, method: str, path: str) -> Any:
         try:
-            async with (
-                aiohttp.ClientSession(timeout=TIMEOUT) as session,
-                session.request(method, self._base + path, headers=self._headers) as response,
-            ):
+            async with self._session.request(
+                method, self._base + path, headers=self._headers, timeout=TIMEOUT
+            ) as response:
                 data = await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise ClinicUnreachableError(
