@@ -27,6 +27,8 @@ class HalConfig:
     fake_audio_source: str = "tone:440"
     # fake backend only: a busy picture (sensor grain) that costs an encoder real bits
     fake_camera_busy: bool = False
+    # fake backend only: the camera encodes H.264 itself, as a Pi 4's camera path does
+    fake_camera_h264: bool = False
     # fake backend only: the microphone hears the speaker this much later and quieter
     fake_echo_delay_ms: float | None = None
     fake_echo_gain_db: float = -6.0

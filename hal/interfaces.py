@@ -10,11 +10,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import av
 
 from hal.health import Health
+
+if TYPE_CHECKING:
+    from av.stream import Stream
+
+    Packet = av.Packet[Stream]  # encoded by a bare codec context: no container stream
+else:
+    Packet = av.Packet
 
 AUDIO_SAMPLE_RATE = 48_000
 AUDIO_FRAME_SAMPLES = 960  # 20 ms at 48 kHz: one Opus frame
@@ -50,6 +57,33 @@ class Camera(Device, Protocol):
 
         Raises DeviceMissingError when the camera went away, DeviceFailedError on a fault.
         """
+
+    def h264(self) -> H264Stream | None:
+        """The camera's own H.264 encoder (the Pi 4's camera path), not yet started; None
+        where there is none, and the call engine encodes the frames of ``read``. Cheap:
+        nothing opens until ``start``."""
+
+
+class H264Stream(Protocol):
+    """H.264 encoded by the camera's hardware at the camera's size and rate: baseline
+    profile, Annex B access units, SPS and PPS in front of every keyframe. ``start`` and
+    ``stop`` may alternate (camera off and on again)."""
+
+    async def start(self, bitrate: int) -> None:
+        """Start encoding; raises DeviceMissingError or DeviceFailedError."""
+
+    async def read(self) -> Packet:
+        """The next access unit, the first a keyframe; ``is_keyframe`` set. Raises
+        DeviceMissingError when the camera went away, DeviceFailedError on a fault."""
+
+    def request_keyframe(self) -> None:
+        """Make the next access unit a keyframe."""
+
+    def set_bitrate(self, bitrate: int) -> None:
+        """Aim at ``bitrate`` bits/s from the next access units on."""
+
+    async def stop(self) -> None:
+        """Stop encoding; safe to call more than once."""
 
 
 class Microphone(Device, Protocol):

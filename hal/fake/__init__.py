@@ -41,6 +41,7 @@ def build(config: HalConfig) -> Hal:
             config.camera_fps,
             faults.get("camera"),
             busy=config.fake_camera_busy,
+            h264=config.fake_camera_h264,
         ),
         microphone=FakeMicrophone(config.fake_audio_source, faults.get("microphone"), room),
         speaker=FakeSpeaker(faults.get("speaker"), room=room),

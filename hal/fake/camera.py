@@ -11,6 +11,7 @@ import av
 from hal import framestamp
 from hal.errors import DeviceFailedError
 from hal.fake.faults import Faults
+from hal.fake.h264 import FakeH264Stream
 from hal.health import Health
 from hal.interfaces import VIDEO_CLOCK_RATE
 from hal.lazy import lazy_module
@@ -37,7 +38,13 @@ class FakeCamera:
     """
 
     def __init__(
-        self, width: int, height: int, fps: int, fault: str | None = None, busy: bool = False
+        self,
+        width: int,
+        height: int,
+        fps: int,
+        fault: str | None = None,
+        busy: bool = False,
+        h264: bool = False,
     ) -> None:
         if width % 2 or height % 2 or width < framestamp.BLOCK or fps <= 0:
             raise DeviceFailedError(f"unsupported camera mode {width}x{height}@{fps}")
@@ -51,6 +58,7 @@ class FakeCamera:
         # costs an encoder what a real camera costs (the bars alone compress to ~50 kbit/s)
         self._busy = busy
         self._grain: np.random.Generator | None = None
+        self._h264 = h264  # encode H.264 "in hardware", as the Pi 4's camera path does
 
     @property
     def width(self) -> int:
@@ -67,6 +75,9 @@ class FakeCamera:
     @property
     def health(self) -> Health:
         return self.faults.health
+
+    def h264(self) -> FakeH264Stream | None:
+        return FakeH264Stream(self) if self._h264 else None
 
     async def start(self) -> None:
         self.faults.check()

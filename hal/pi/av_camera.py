@@ -17,23 +17,11 @@ import av
 
 from hal.errors import DeviceMissingError
 from hal.pi.threaded_camera import ThreadedCamera
+from hal.pi.v4l2 import find_video_device
 
 log = logging.getLogger(__name__)
 
-SYSFS_V4L = Path("/sys/class/video4linux")
 LAVFI = "lavfi:"
-
-
-def find_video_device(name: str, sysfs: Path = SYSFS_V4L) -> str:
-    """``/dev/videoN`` of the capture node whose V4L2 name is ``name``."""
-    found = []
-    for node in sorted(sysfs.glob("video*"), key=lambda p: int(p.name[5:] or 0)):
-        label = (node / "name").read_text().strip() if (node / "name").exists() else ""
-        index = (node / "index").read_text().strip() if (node / "index").exists() else "0"
-        if label == name and index == "0":  # index 0: a camera's capture node, not metadata
-            return f"/dev/{node.name}"
-        found.append(label)
-    raise DeviceMissingError(f"no camera named {name!r}; cameras: {sorted(set(found)) or 'none'}")
 
 
 class AvCamera(ThreadedCamera):

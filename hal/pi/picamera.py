@@ -10,11 +10,14 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import av
 
 from hal.errors import DeviceMissingError
+from hal.pi import v4l2
+from hal.pi.picamera_h264 import PiCameraH264, make_h264_encoder
 from hal.pi.threaded_camera import ThreadedCamera
 
 log = logging.getLogger(__name__)
@@ -33,14 +36,42 @@ def open_picamera2() -> Any:
 
 
 class PiCamera(ThreadedCamera):
+    """Frames through picamera2; on a Pi 4 also H.264 from the hardware encoder."""
+
     name = "Pi camera"
 
     def __init__(
-        self, width: int, height: int, fps: int, factory: Callable[[], Any] = open_picamera2
+        self,
+        width: int,
+        height: int,
+        fps: int,
+        factory: Callable[[], Any] = open_picamera2,
+        sysfs: Path = v4l2.SYSFS_V4L,
+        make_encoder: Callable[[int], Any] = make_h264_encoder,
+        set_control: Callable[[int, int, int], None] = v4l2.set_control,
     ) -> None:
         super().__init__(width, height, fps)
         self._factory = factory
         self._camera: Any = None
+        self._hardware_h264 = v4l2.hardware_h264_encoder(sysfs) is not None
+        self._make_encoder = make_encoder
+        self._set_control = set_control
+        log.info(
+            "Pi camera: H.264 %s",
+            "by the hardware encoder" if self._hardware_h264 else "in software (no encoder)",
+        )
+
+    def h264(self) -> PiCameraH264 | None:
+        if not self._hardware_h264:
+            return None
+        return PiCameraH264(self, self._make_encoder, self._set_control)
+
+    @property
+    def device(self) -> Any:
+        """The open Picamera2."""
+        if self._camera is None:
+            raise DeviceMissingError("Pi camera is not open")
+        return self._camera
 
     def _open_device(self) -> None:
         camera = self._factory()

@@ -11,7 +11,7 @@ import av
 
 from hal.errors import DeviceFailedError, HalError
 from hal.health import Health
-from hal.interfaces import VIDEO_CLOCK_RATE
+from hal.interfaces import VIDEO_CLOCK_RATE, H264Stream
 from hal.pi.threaded import ThreadedSource
 
 
@@ -43,6 +43,10 @@ class ThreadedCamera:
     @property
     def health(self) -> Health:
         return self._health
+
+    def h264(self) -> H264Stream | None:
+        """Frames only: the call engine encodes them (see `PiCamera` for the exception)."""
+        return None
 
     def _open_device(self) -> None:
         raise NotImplementedError

@@ -14,7 +14,8 @@ import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from hal import AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE
-from kiosk.call.packet_track import Packet, PacketTrack
+from hal.interfaces import Packet
+from kiosk.call.packet_track import PacketTrack
 
 log = logging.getLogger(__name__)
 

@@ -5,6 +5,10 @@ encoded once per codec and the same packets go to every sender: aiortc packetize
 ``Packet`` that a track returns without encoding it again (``RTCRtpSender.pack``).
 Keyframe requests from any peer force one keyframe on the shared encoder (coalesced);
 the bitrate follows the most constrained peer within the admin's maximum (`rate.py`).
+
+A camera that encodes H.264 itself (the Pi 4's) hands its packets in through
+``pass_through``: they go to every sender as they are, and keyframe requests and the
+bitrate go to the camera's encoder instead.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from typing import cast
 
 import av
 
-from hal import VIDEO_CLOCK_RATE
+from hal import VIDEO_CLOCK_RATE, H264Stream
+from hal.interfaces import Packet
 from kiosk.call.h264 import HARDWARE, SOFTWARE, h264_codec, hardware_failed, with_parameter_sets
-from kiosk.call.packet_track import Packet, PacketTrack
+from kiosk.call.packet_track import PacketTrack
 from kiosk.call.quality import QualityLadder
 from kiosk.call.rate import RateControl, SentRate
 
@@ -52,7 +57,9 @@ class SharedEncoder:
         self.subscribers: set[EncodedVideoTrack] = set()
         self.on_attach: Callable[[SharedEncoder], None] = lambda encoder: None
         self.frames_encoded = 0
+        self.frames_from_camera = 0
         self.keyframes = 0
+        self._camera_encoder: H264Stream | None = None
 
     # ---- control (event loop) ---------------------------------------------------------
 
@@ -91,6 +98,44 @@ class SharedEncoder:
 
     def _detach(self, track: EncodedVideoTrack) -> None:
         self.subscribers.discard(track)
+
+    # ---- packets the camera encoded (event loop) --------------------------------------
+
+    def use_camera_encoder(self, stream: H264Stream | None) -> None:
+        """From now on packets come from ``stream``; None: this encoder encodes again."""
+        self._camera_encoder = stream
+        if stream is None:
+            self._keyframe_wanted = True  # receivers start again at our own keyframe
+        else:
+            stream.set_bitrate(self.rate.bitrate)
+
+    def pass_through(self, packet: Packet, pts: int) -> list[Packet]:
+        """A packet the camera's encoder made: follow the link, count it, send it as is."""
+        stream = self._camera_encoder
+        assert stream is not None
+        now = time.monotonic()
+        sent = self._sent.rate(now)
+        target = self.rate.update(now, self._estimates(now), sent)
+        if target != self._bitrate:
+            log.info("video bitrate %d -> %d kbit/s", self._bitrate // 1000, target // 1000)
+            self._bitrate = target
+            stream.set_bitrate(target)
+        self.ladder.update(now, target, sent)  # a step down hands the pipeline back to us
+        if packet.is_keyframe:
+            self.keyframes += 1
+            self._keyframe_wanted, self._last_keyframe = False, now
+        elif self._keyframe_wanted and now - self._last_keyframe >= self._keyframe_interval():
+            stream.request_keyframe()
+            self._keyframe_wanted, self._last_keyframe = False, now
+        packet.pts, packet.time_base = pts, Fraction(1, VIDEO_CLOCK_RATE)
+        self._last_pts = pts
+        self.frames_from_camera += 1
+        self._sent.add(now, packet.size)
+        return [packet]
+
+    def _keyframe_interval(self) -> float:
+        # on a congested link a keyframe is large and lost easily: give each a chance
+        return CONGESTED_KEYFRAME_INTERVAL_S if self.rate.congested else KEYFRAME_MIN_INTERVAL_S
 
     # ---- encoding (an executor thread; one frame at a time) ---------------------------
 
@@ -170,9 +215,7 @@ class SharedEncoder:
             self._bitrate = target
             self._context = self._open_with_fallback()
             self._keyframe_wanted = True
-        # on a congested link a keyframe is large and lost easily: give each a chance
-        interval = CONGESTED_KEYFRAME_INTERVAL_S if self.rate.congested else KEYFRAME_MIN_INTERVAL_S
-        keyframe = self._keyframe_wanted and now - self._last_keyframe >= interval
+        keyframe = self._keyframe_wanted and now - self._last_keyframe >= self._keyframe_interval()
         if keyframe:
             self._keyframe_wanted = False
             self._last_keyframe = now

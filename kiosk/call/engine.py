@@ -270,6 +270,7 @@ class CallEngine:
             codec: {
                 "senders": len(encoder.subscribers),
                 "frames_encoded": encoder.frames_encoded,
+                "frames_from_camera": encoder.frames_from_camera,
                 "keyframes": encoder.keyframes,
                 "bitrate": encoder.target_bitrate(),
                 "sent_bitrate": encoder.sent_bitrate(),

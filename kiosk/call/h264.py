@@ -10,27 +10,18 @@ from __future__ import annotations
 
 import logging
 from functools import cache
-from pathlib import Path
 
 import av
 
+from hal.pi import v4l2
+
 log = logging.getLogger(__name__)
 
-SYSFS_V4L = Path("/sys/class/video4linux")
-HARDWARE_ENCODER_NAMES = frozenset({"bcm2835-codec-encode"})
+SYSFS_V4L = v4l2.SYSFS_V4L
 HARDWARE = "h264_v4l2m2m"
 SOFTWARE = "libx264"
 _START_CODE = b"\x00\x00\x01"
 _SPS = 7
-
-
-def hardware_encoder(sysfs: Path | None = None) -> str | None:
-    """``/dev/videoN`` of a V4L2 hardware H.264 encoder, if this machine has one."""
-    for node in sorted((sysfs or SYSFS_V4L).glob("video*")):
-        name = node / "name"
-        if name.exists() and name.read_text().strip() in HARDWARE_ENCODER_NAMES:
-            return f"/dev/{node.name}"
-    return None
 
 
 _hardware_failed: list[str] = []
@@ -38,7 +29,7 @@ _hardware_failed: list[str] = []
 
 @cache
 def _detected() -> str:
-    device = hardware_encoder()
+    device = v4l2.hardware_h264_encoder(SYSFS_V4L)
     if device is not None and HARDWARE in av.codecs_available:
         log.info("H.264: the hardware encoder at %s (%s)", device, HARDWARE)
         return HARDWARE

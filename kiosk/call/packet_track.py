@@ -9,17 +9,10 @@ subclass's choice.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
 
-import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-if TYPE_CHECKING:
-    from av.stream import Stream
-
-    Packet = av.Packet[Stream]  # encoded by a bare codec context: no container stream
-else:
-    Packet = av.Packet
+from hal.interfaces import Packet
 
 
 class PacketTrack(MediaStreamTrack):

@@ -45,6 +45,11 @@ class QualityLadder:
         return max(min(MIN_FPS, self.fps), self.fps // divisor)
 
     @property
+    def full(self) -> bool:
+        """At the configured size and rate."""
+        return self.index == 0
+
+    @property
     def lowest(self) -> bool:
         return self.index == len(STEPS) - 1
 

@@ -1,4 +1,9 @@
-"""The video pipeline of a call: one source, one shared encoder per negotiated codec."""
+"""The video pipeline of a call: one source, one shared encoder per negotiated codec.
+
+When every receiver takes H.264 and the camera encodes H.264 itself (a Pi 4), the
+camera's packets are sent as they are and no frame is encoded here; a placeholder (camera
+off or gone), a lower step of the quality ladder, or a VP8 receiver bring the frames back.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import av
 
+from hal import HalError
 from kiosk.call.encoder import SharedEncoder
 from kiosk.call.video_source import VideoSource
 
@@ -22,6 +28,8 @@ class VideoPipeline:
         self.codec = codec  # the device's choice; a peer may negotiate the other one
         self.encoders: dict[str, SharedEncoder] = {}
         self._latest: av.VideoFrame | None = None
+        same_size = (source.camera.width, source.camera.height) == (source.width, source.height)
+        self._camera_h264 = source.camera.h264() if same_size else None
         self._first_frames: set[asyncio.Task[None]] = set()
         # one thread: frames are encoded in order, and it goes away with the call
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="video-encode")
@@ -44,10 +52,55 @@ class VideoPipeline:
         # opening a codec takes milliseconds: do it while ICE and DTLS are still under way
         await loop.run_in_executor(self._executor, self.encoder(self.codec).prepare)
         while True:
+            if self._camera_encodes():
+                await self._send_camera_packets()
+                continue
             frame = self._latest = await self.source.read()
+            if self._camera_encodes():
+                continue  # a receiver arrived while the frame was read: the camera encodes
             for encoder in list(self.encoders.values()):
                 if encoder.subscribers:  # nobody to send to: spend no CPU on it
                     await self._encode(encoder, frame)
+
+    def _camera_encodes(self) -> bool:
+        """Whether the camera's own H.264 can be sent now."""
+        h264 = self.encoders.get("H264")
+        return (
+            self._camera_h264 is not None
+            and h264 is not None
+            and bool(h264.subscribers)
+            and h264.ladder.full
+            and not any(e.subscribers for e in self.encoders.values() if e is not h264)
+            and self.source.camera_ready()
+        )
+
+    async def _send_camera_packets(self) -> None:
+        """The camera's packets to the H.264 receivers, until that stops being right."""
+        encoder = self.encoders["H264"]
+        stream = self._camera_h264
+        assert stream is not None
+        try:
+            await stream.start(encoder.target_bitrate())
+        except HalError as exc:
+            self.source.camera_failed(exc)
+            return
+        log.info("sending the camera's own H.264")
+        encoder.use_camera_encoder(stream)
+        try:
+            while self._camera_encodes():
+                try:
+                    packet = await stream.read()
+                except HalError as exc:
+                    self.source.camera_failed(exc)
+                    return
+                if not self.source.camera_enabled:
+                    return  # turned off while this frame was on its way: it stays here
+                self.source.camera_worked()
+                encoder.deliver(encoder.pass_through(packet, self.source.pts()))
+        finally:
+            encoder.use_camera_encoder(None)
+            await stream.stop()
+            log.info("encoding video here again")
 
     async def _encode(self, encoder: SharedEncoder, frame: av.VideoFrame) -> None:
         loop = asyncio.get_running_loop()
@@ -56,7 +109,7 @@ class VideoPipeline:
     def _first_frame_now(self, encoder: SharedEncoder) -> None:
         """A newcomer sees nothing until a keyframe: make it from the frame just read
         rather than wait up to a frame interval for the next one."""
-        if self._latest is None:
+        if self._latest is None or self._camera_encodes():
             return
         task = asyncio.create_task(self._encode(encoder, self._latest), name="first-frame")
         self._first_frames.add(task)

@@ -50,19 +50,33 @@ class VideoSource:
         self._start = time.monotonic()
         self._retry_at = 0.0
 
+    @property
+    def camera(self) -> Camera:
+        return self._camera
+
+    def camera_ready(self) -> bool:
+        """On, and not waiting to try a camera that failed again."""
+        return self.camera_enabled and time.monotonic() >= self._retry_at
+
+    def camera_failed(self, exc: HalError) -> None:
+        if self.camera_ok:
+            log.warning("camera unavailable, sending a placeholder: %s", exc)
+        self.camera_ok = False
+        self._retry_at = time.monotonic() + RETRY_S
+
+    def camera_worked(self) -> None:
+        if not self.camera_ok:
+            log.info("camera back")
+        self.camera_ok = True
+
     async def read(self) -> av.VideoFrame:
-        if self.camera_enabled and time.monotonic() >= self._retry_at:
+        if self.camera_ready():
             try:
                 frame = await self._camera.read()
             except HalError as exc:
-                if self.camera_ok:
-                    log.warning("camera unavailable, sending a placeholder: %s", exc)
-                self.camera_ok = False
-                self._retry_at = time.monotonic() + RETRY_S
+                self.camera_failed(exc)
             else:
-                if not self.camera_ok:
-                    log.info("camera back")
-                self.camera_ok = True
+                self.camera_worked()
                 if (frame.width, frame.height) != (self.width, self.height):
                     frame = frame.reformat(width=self.width, height=self.height, format="yuv420p")
                 return self._stamp(frame)
@@ -71,7 +85,11 @@ class VideoSource:
         # a fresh frame object: encoders write pict_type on what they are given
         return self._stamp(placeholder.reformat(format="yuv420p"))
 
+    def pts(self) -> int:
+        """Now, on the clock of the frames this source gives."""
+        return round((time.monotonic() - self._start) * VIDEO_CLOCK_RATE)
+
     def _stamp(self, frame: av.VideoFrame) -> av.VideoFrame:
-        frame.pts = round((time.monotonic() - self._start) * VIDEO_CLOCK_RATE)
+        frame.pts = self.pts()
         frame.time_base = Fraction(1, VIDEO_CLOCK_RATE)
         return frame

@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     fake_camera_busy: bool = Field(
         False, description="fake camera: sensor-like grain, so video costs real bits"
     )
+    fake_camera_h264: bool = Field(
+        False, description="fake camera: encodes H.264 itself, as a Pi 4's camera path does"
+    )
     fake_echo_delay_ms: float | None = Field(
         None, ge=0, le=500, description="fake HAL: the mic hears the speaker this much later"
     )
@@ -209,6 +212,7 @@ class Settings(BaseSettings):
             audio_output_device=self.audio_output_device,
             fake_audio_source=self.fake_audio_source,
             fake_camera_busy=self.fake_camera_busy,
+            fake_camera_h264=self.fake_camera_h264,
             fake_echo_delay_ms=self.fake_echo_delay_ms,
             fake_echo_gain_db=self.fake_echo_gain_db,
             fake_faults={str(k): str(v) for k, v in self.fake_faults.items()},

@@ -10,9 +10,10 @@ import av
 import numpy as np
 import pytest
 
+from hal.pi.v4l2 import hardware_h264_encoder
 from kiosk.call import h264
 from kiosk.call.encoder import SharedEncoder
-from kiosk.call.h264 import hardware_encoder, nal_types, with_parameter_sets
+from kiosk.call.h264 import nal_types, with_parameter_sets
 
 
 def sysfs(tmp_path: Path, nodes: dict[str, str]) -> Path:
@@ -28,8 +29,8 @@ PI5 = {"video19": "rpi-hevc-dec", "video20": "pispbe", "video0": "rp1-cfe"}
 
 
 def test_a_pi_4_has_a_hardware_encoder_and_a_pi_5_has_none(tmp_path: Path) -> None:
-    assert hardware_encoder(sysfs(tmp_path / "pi4", PI4)) == "/dev/video11"
-    assert hardware_encoder(sysfs(tmp_path / "pi5", PI5)) is None
+    assert hardware_h264_encoder(sysfs(tmp_path / "pi4", PI4)) == "/dev/video11"
+    assert hardware_h264_encoder(sysfs(tmp_path / "pi5", PI5)) is None
 
 
 def software_keyframe() -> bytes:

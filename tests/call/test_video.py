@@ -30,7 +30,8 @@ async def test_a_newcomer_gets_a_keyframe_of_the_frame_already_read(codec: str) 
         assert waited < 0.4, f"the first keyframe waited {waited:.2f} s for the next frame"
         # the frame encoded out of turn is not encoded again: the next packet is newer
         second = await asyncio.wait_for(track.recv(), 5)
-        assert first.pts is not None and second.pts is not None
+        assert first.pts is not None
+        assert second.pts is not None
         assert second.pts > first.pts
         assert pipeline.encoders[codec].frames_encoded == 2
     finally:

@@ -4,6 +4,9 @@ lavfi picture for the camera, a stand-in Picamera2, mock GPIO pins."""
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
+import time
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -16,8 +19,9 @@ import hal
 from hal import AUDIO_FRAME_SAMPLES, HealthState
 from hal.audio import mono_frame
 from hal.errors import DeviceMissingError
-from hal.pi import AlsaMicrophone, AlsaSpeaker, AvCamera, PiCamera
-from hal.pi.av_camera import find_video_device
+from hal.pi import AlsaMicrophone, AlsaSpeaker, AvCamera, PiCamera, v4l2
+from hal.pi.v4l2 import find_video_device
+from kiosk.call.h264 import nal_types
 from tests.hal.conftest import AlsaFiles, backend_config
 
 
@@ -158,6 +162,60 @@ class StandInPicamera2:
     def close(self) -> None:
         self.closed = True
 
+    # the hardware encoder: libx264 stands in for the VideoCore's, on picamera2's thread
+    def start_encoder(self, encoder: StandInEncoder, output: Any) -> None:
+        assert self.started
+        encoder.running = True
+        encoder.thread = threading.Thread(target=encoder.run, args=(self.config, output))
+        encoder.thread.start()
+
+    def stop_encoder(self, encoder: StandInEncoder) -> None:
+        encoder.running = False
+        if encoder.thread is not None:
+            encoder.thread.join()
+
+
+class StandInEncoder:
+    """What PiCameraH264 hands picamera2: made by the ``make_encoder`` seam, its device
+    controlled through the ``set_control`` seam."""
+
+    def __init__(self, bitrate: int, frames: int = 1000) -> None:
+        self.bitrate = bitrate
+        self.vd = open(os.devnull, "rb")  # noqa: SIM115 (closed in run)
+        self.controls: list[tuple[int, int]] = []
+        self.running = False
+        self.thread: threading.Thread | None = None
+        self._frames = frames
+
+    def set_control(self, fd: int, control: int, value: int) -> None:
+        assert fd == self.vd.fileno()
+        self.controls.append((control, value))
+
+    def run(self, config: dict[str, Any], output: Any) -> None:
+        width, height = config["main"]["size"]
+        context = av.CodecContext.create("libx264", "w")
+        context.width, context.height, context.pix_fmt = width, height, "yuv420p"
+        context.time_base = Fraction(1, 30)
+        context.options = {"tune": "zerolatency", "x264-params": "repeat-headers=1:keyint=3000"}
+        output.start()
+        try:
+            for number in range(self._frames):
+                if not self.running:
+                    break
+                forced = (v4l2.FORCE_KEY_FRAME, 1) in self.controls
+                self.controls = [c for c in self.controls if c[0] != v4l2.FORCE_KEY_FRAME]
+                frame = av.VideoFrame.from_ndarray(
+                    np.full((height * 3 // 2, width), number % 200, np.uint8), format="yuv420p"
+                )
+                frame.pts = number
+                frame.pict_type = av.video.frame.PictureType.I if forced else 0
+                for packet in context.encode(frame):
+                    output.outputframe(bytes(packet), packet.is_keyframe, number * 33_333)
+                time.sleep(1 / 30)
+        finally:
+            output.stop()
+            self.vd.close()
+
 
 async def test_the_pi_camera_gives_frames_through_the_picamera2_seam() -> None:
     made: list[StandInPicamera2] = []
@@ -184,3 +242,78 @@ async def test_the_pi_camera_gives_frames_through_the_picamera2_seam() -> None:
     assert camera.health.state is HealthState.OK
     await camera.stop()
     assert made[1].closed
+
+
+PI4_SYSFS = {"video10": "bcm2835-codec-decode", "video11": "bcm2835-codec-encode"}
+
+
+def sysfs_of(root: Path, nodes: dict[str, str]) -> Path:
+    for node, name in nodes.items():
+        (root / node).mkdir(parents=True)
+        (root / node / "name").write_text(name + "\n")
+    return root
+
+
+async def test_a_pi_4_s_camera_gives_hardware_h264_and_a_pi_5_s_gives_none(
+    tmp_path: Path,
+) -> None:
+    made: list[StandInEncoder] = []
+
+    def make_encoder(bitrate: int, frames: int = 1000) -> StandInEncoder:
+        made.append(StandInEncoder(bitrate, frames))
+        return made[-1]
+
+    def set_control(fd: int, control: int, value: int) -> None:
+        made[-1].set_control(fd, control, value)
+
+    pi5 = PiCamera(
+        320, 240, 30, StandInPicamera2, sysfs_of(tmp_path / "pi5", {"video0": "rp1-cfe"})
+    )
+    assert pi5.h264() is None  # the engine encodes in software
+    pi4 = PiCamera(
+        320, 240, 30, StandInPicamera2, sysfs_of(tmp_path / "pi4", PI4_SYSFS),
+        make_encoder, set_control,
+    )  # fmt: skip
+    stream = pi4.h264()
+    assert stream is not None
+    await stream.start(400_000)
+    try:
+        assert made[0].bitrate == 400_000
+        first = await stream.read()
+        assert first.is_keyframe
+        assert {7, 8, 5} <= set(nal_types(bytes(first)))  # SPS and PPS in front
+        assert not (await stream.read()).is_keyframe
+        stream.request_keyframe()
+        keyframe = None
+        for _ in range(5):
+            packet = await stream.read()
+            if packet.is_keyframe:
+                keyframe = packet
+                break
+        assert keyframe is not None
+        assert {7, 8, 5} <= set(nal_types(bytes(keyframe)))
+        stream.set_bitrate(250_000)
+        assert (v4l2.BITRATE, 250_000) in made[0].controls
+    finally:
+        await stream.stop()
+    assert not made[0].running
+    await pi4.stop()
+
+
+async def test_a_pi_camera_whose_encoder_stops_is_missing(tmp_path: Path) -> None:
+    camera = PiCamera(
+        320, 240, 30, StandInPicamera2, sysfs_of(tmp_path, PI4_SYSFS),
+        lambda bitrate: StandInEncoder(bitrate, frames=3), lambda fd, control, value: None,
+    )  # fmt: skip
+    stream = camera.h264()
+    assert stream is not None
+    stream._silent_s = 0.5
+    await stream.start(400_000)
+    try:
+        for _ in range(3):
+            await stream.read()
+        with pytest.raises(DeviceMissingError, match=r"no H\.264"):
+            await stream.read()
+    finally:
+        await stream.stop()
+        await camera.stop()
