@@ -120,7 +120,9 @@ class SharedEncoder:
             log.info("video bitrate %d -> %d kbit/s", self._bitrate // 1000, target // 1000)
             self._bitrate = target
             stream.set_bitrate(target)
-        self.ladder.update(now, target, sent)  # a step down hands the pipeline back to us
+            self._context = None  # ours reopens at the new rate when it is needed again
+        if self.ladder.update(now, target, sent):  # a step down hands the frames back to us
+            self._context = None
         if packet.is_keyframe:
             self.keyframes += 1
             self._keyframe_wanted, self._last_keyframe = False, now

@@ -49,8 +49,9 @@ class VideoPipeline:
     async def run(self) -> None:
         """Read, encode once per codec, hand out; until cancelled."""
         loop = asyncio.get_running_loop()
-        # opening a codec takes milliseconds: do it while ICE and DTLS are still under way
-        await loop.run_in_executor(self._executor, self.encoder(self.codec).prepare)
+        if self._camera_h264 is None or self.codec != "H264":
+            # opening a codec takes milliseconds: do it while ICE and DTLS are under way
+            await loop.run_in_executor(self._executor, self.encoder(self.codec).prepare)
         while True:
             if self._camera_encodes():
                 await self._send_camera_packets()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
+from typing import Any
 
 import aiortc
 
@@ -31,20 +32,28 @@ def live_peer_connections() -> int:
     )
 
 
+VIDEO = VideoConfig(width=320, height=240, fps=15, codec="VP8", max_bitrate_kbps=300)
+
+
+async def waiting_participant(
+    server: ClinicServer, clinic: ClinicFixture
+) -> tuple[dict[str, Any], MeshPeer]:
+    """A participant in the meeting room, and the grant the box joins it with."""
+    grant = await server.ok("POST", f"/rooms/{clinic.meeting_room}/join-token", clinic.member.token)
+    participant = MeshPeer(server.session, grant["signal_url"], grant["token"], "Dr P")
+    await participant.join()
+    return grant, participant
+
+
 async def test_a_hundred_joins_and_leaves_leave_nothing_behind(
     clinic_server: ClinicServer, clinic: ClinicFixture
 ) -> None:
-    grant = await clinic_server.ok(
-        "POST", f"/rooms/{clinic.meeting_room}/join-token", clinic.member.token
-    )
-    participant = MeshPeer(clinic_server.session, grant["signal_url"], grant["token"], "Dr P")
-    await participant.join()
-    video = VideoConfig(width=320, height=240, fps=15, codec="VP8", max_bitrate_kbps=300)
+    grant, participant = await waiting_participant(clinic_server, clinic)
     async with hal.build("fake", small_config()) as box:
         engine = CallEngine(box)
 
         async def cycle() -> None:
-            await engine.join(grant, "Box", video, AudioConfig())
+            await engine.join(grant, "Box", VIDEO, AudioConfig())
             call = engine.call
             assert call is not None
             async with asyncio.timeout(10):
@@ -83,16 +92,11 @@ async def test_a_finished_call_is_freed_when_it_ends(
     clinic_server: ClinicServer, clinic: ClinicFixture
 ) -> None:
     """Not at the collector's next full pass, dozens of calls later: memory stays flat."""
-    grant = await clinic_server.ok(
-        "POST", f"/rooms/{clinic.meeting_room}/join-token", clinic.member.token
-    )
-    participant = MeshPeer(clinic_server.session, grant["signal_url"], grant["token"], "Dr P")
-    await participant.join()
-    video = VideoConfig(width=320, height=240, fps=15, codec="VP8", max_bitrate_kbps=300)
+    grant, participant = await waiting_participant(clinic_server, clinic)
     async with hal.build("fake", small_config()) as box:
         engine = CallEngine(box)
         try:
-            await engine.join(grant, "Box", video, AudioConfig())
+            await engine.join(grant, "Box", VIDEO, AudioConfig())
             async with asyncio.timeout(10):
                 while not participant.video_frames:
                     await asyncio.sleep(0.05)
