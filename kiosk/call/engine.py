@@ -243,9 +243,6 @@ class CallEngine:
         if self.call is not None:
             self.call.set_camera(enabled)
 
-    def turn_problem(self) -> str | None:
-        return self.call.turn_problem if self.call is not None else None
-
     def uplink_state(self) -> str:
         """``insufficient`` when the least this box sends is still more than a peer's link
         carries (another participant would not fit), else ``ok``."""
