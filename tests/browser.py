@@ -29,18 +29,27 @@ FLAGS = [
 
 
 @contextlib.asynccontextmanager
-async def chromium() -> AsyncIterator[Browser]:
+async def chromium(secure_origin: str | None = None) -> AsyncIterator[Browser]:
+    """``secure_origin``: a plain-HTTP origin off loopback to treat as secure (pages there
+    may use the camera and microphone)."""
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (./dev test does)")
     with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
         async with async_playwright() as playwright:
             context = await playwright.chromium.launch_persistent_context(
-                profile, executable_path=CHROMIUM, headless=True, args=FLAGS
+                profile,
+                executable_path=CHROMIUM,
+                headless=True,
+                args=[*FLAGS, *_secure(secure_origin)],
             )
             try:
                 yield _ContextBrowser(context)  # type: ignore[misc]
             finally:
                 await context.close()
+
+
+def _secure(origin: str | None) -> list[str]:
+    return [f"--unsafely-treat-insecure-origin-as-secure={origin}"] if origin else []
 
 
 class _ContextBrowser:

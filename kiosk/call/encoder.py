@@ -27,7 +27,7 @@ from hal.interfaces import Packet
 from kiosk.call.h264 import HARDWARE, SOFTWARE, h264_codec, hardware_failed, with_parameter_sets
 from kiosk.call.packet_track import PacketTrack
 from kiosk.call.quality import QualityLadder
-from kiosk.call.rate import RateControl, SentRate
+from kiosk.call.rate import LossCount, RateControl, SentRate
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ class SharedEncoder:
         self._peer_since: dict[int, float] = {}
         self._sent = SentRate()
         self._peer_bitrates: dict[int, int] = {}
+        self._peer_losses: dict[int, LossCount] = {}
         self._keyframe_wanted = True
         self._last_keyframe = 0.0
         self.subscribers: set[EncodedVideoTrack] = set()
@@ -79,9 +80,20 @@ class SharedEncoder:
             if now - since.get(peer, now) >= ESTIMATE_WARMUP_S
         ]
 
+    def report_lost(self, peer: int, sequence_numbers: list[int]) -> None:
+        """A peer asked for these packets again (a NACK)."""
+        self._peer_losses.setdefault(peer, LossCount()).add(time.monotonic(), sequence_numbers)
+
+    def _loss(self, now: float) -> float:
+        """The worst peer's fraction of the last second's packets lost."""
+        sent = self._sent.packets(now)
+        counts = [loss.count(now) for loss in list(self._peer_losses.values())]
+        return min(1.0, max(counts, default=0) / sent) if sent else 0.0
+
     def forget_peer(self, peer: int) -> None:
         self._peer_bitrates.pop(peer, None)
         self._peer_since.pop(peer, None)
+        self._peer_losses.pop(peer, None)
 
     def target_bitrate(self) -> int:
         return self.rate.bitrate
@@ -115,13 +127,13 @@ class SharedEncoder:
         assert stream is not None
         now = time.monotonic()
         sent = self._sent.rate(now)
-        target = self.rate.update(now, self._estimates(now), sent)
+        target = self.rate.update(now, self._estimates(now), sent, self._loss(now))
         if target != self._bitrate:
             log.info("video bitrate %d -> %d kbit/s", self._bitrate // 1000, target // 1000)
             self._bitrate = target
             stream.set_bitrate(target)
             self._context = None  # ours reopens at the new rate when it is needed again
-        if self.ladder.update(now, target, sent):  # a step down hands the frames back to us
+        if self.ladder.update(now, target, sent, self.rate.at_floor):  # down: frames back to us
             self._context = None
         if packet.is_keyframe:
             self.keyframes += 1
@@ -199,11 +211,11 @@ class SharedEncoder:
     def encode(self, frame: av.VideoFrame) -> list[Packet]:
         now = time.monotonic()
         sent = self._sent.rate(now)
-        target = self.rate.update(now, self._estimates(now), sent)
+        target = self.rate.update(now, self._estimates(now), sent, self._loss(now))
         if self._context is not None and target != self._bitrate:
             log.info("video bitrate %d -> %d kbit/s", self._bitrate // 1000, target // 1000)
             self._context = None
-        if self.ladder.update(now, target, sent):
+        if self.ladder.update(now, target, sent, self.rate.at_floor):
             width, height = self.ladder.size()
             rate = self.ladder.frame_rate()
             log.info("video %dx%d@%d for the link (sent %d kbit/s, target %d)",
@@ -309,6 +321,10 @@ class EncodedVideoTrack(PacketTrack):
     def set_bitrate(self, bitrate: int) -> None:
         if self._encoder is not None:
             self._encoder.set_peer_bitrate(id(self), bitrate)
+
+    def report_lost(self, sequence_numbers: list[int]) -> None:
+        if self._encoder is not None:
+            self._encoder.report_lost(id(self), sequence_numbers)
 
     def _offer(self, packets: list[Packet]) -> None:
         for packet in packets:

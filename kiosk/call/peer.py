@@ -11,7 +11,13 @@ from typing import Any
 
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, unpack_remb_fci
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_RTPFB_NACK,
+    RtcpPsfbPacket,
+    RtcpRtpfbPacket,
+    unpack_remb_fci,
+)
 from aiortc.sdp import candidate_from_sdp
 
 from kiosk.call.audio import Mixer
@@ -70,7 +76,8 @@ class PeerLink:
 
     def _hook_sender(self, sender: RTCRtpSender) -> None:
         """aiortc answers a PLI/FIR by flagging its own encoder, unused on the packet path,
-        and applies REMB to it too: route both to the shared encoder instead."""
+        and applies REMB to it too: route both to the shared encoder instead, with the
+        packets the peer asks for again (NACK), which tell the encoder of loss."""
         track = self.video_track
         sender._send_keyframe = track.request_keyframe  # type: ignore[method-assign]
         original = sender._handle_rtcp_packet
@@ -81,6 +88,8 @@ class PeerLink:
                 with contextlib.suppress(ValueError):
                     bitrate, _ = unpack_remb_fci(packet.fci)
                     track.set_bitrate(bitrate)
+            elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+                track.report_lost(list(packet.lost))
             await original(packet)
 
         sender._handle_rtcp_packet = handle_rtcp  # type: ignore[method-assign]

@@ -57,10 +57,14 @@ class QualityLadder:
         w, h = self.size(index)
         return w * h * self.frame_rate(index)
 
-    def update(self, now: float, target: int, sent: float) -> bool:
-        """Move a step if the link asks for it; True when the step changed."""
+    def update(self, now: float, target: int, sent: float, starved: bool = False) -> bool:
+        """Move a step if the link asks for it; True when the step changed. ``starved``:
+        the bitrate is at its floor and the link still wants less, so a smaller picture
+        at the same bits looks better than a mushy big one, and nothing climbs."""
         if now - self._changed_at < HOLD_S or sent <= 0:
             return False
+        if starved:
+            return not self.lowest and self._move(1, now)
         if sent > OVER * target and not self.lowest:
             self._cost_seen[self.index] = sent
             # far over (a link that just got thin): two steps, so that the keyframe of

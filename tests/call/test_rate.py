@@ -4,7 +4,7 @@ really sends (pure logic; the real link is in tests/network/test_constrained.py)
 from __future__ import annotations
 
 from kiosk.call.quality import QualityLadder
-from kiosk.call.rate import MIN_BITRATE, RateControl, SentRate
+from kiosk.call.rate import MIN_BITRATE, LossCount, RateControl, SentRate
 
 
 def test_no_estimates_keep_the_maximum() -> None:
@@ -39,11 +39,53 @@ def test_a_still_picture_that_sends_little_is_not_congestion() -> None:
     assert not rate.congested
 
 
+def test_a_step_up_is_not_taken_for_congestion_while_the_estimate_catches_up() -> None:
+    rate = RateControl(1_500_000, start=600_000)
+    assert rate.update(0.0, [700_000], sent=600_000) == 900_000  # a step up
+    # the receiver's estimate grows 8 % a second: it is below the new rate for a while
+    assert rate.update(1.0, [700_000], sent=880_000) == 900_000
+    assert rate.update(2.0, [760_000], sent=890_000) == 900_000
+    assert not rate.congested
+    # but below what was sent before the step: that is congestion
+    assert rate.update(3.0, [500_000], sent=890_000) == 500_000
+    assert rate.congested
+
+
+def test_loss_brings_the_rate_down_before_the_estimate_does() -> None:
+    rate = RateControl(1_500_000)
+    # a third of the packets asked for again; the estimates have not moved yet
+    assert rate.update(10.0, [1_600_000], sent=1_400_000, loss=0.3) == 1_190_000
+    assert rate.congested
+    # a few percent (a lossy radio link) holds the rate where it is
+    rate = RateControl(1_500_000, start=600_000)
+    assert rate.update(10.0, [700_000], sent=600_000, loss=0.07) == 600_000
+    assert rate.update(20.0, [700_000], sent=600_000, loss=0.01) == 900_000
+
+
+def test_loss_counts_each_packet_asked_for_once_over_a_second() -> None:
+    loss = LossCount()
+    loss.add(0.0, [10, 11])
+    loss.add(0.2, [10, 11, 12])  # a receiver repeats what it still misses
+    assert loss.count(0.5) == 3
+    assert loss.count(1.1) == 1  # 10 and 11 were first asked for over a second ago
+
+
 def test_sent_rate_is_over_the_last_second() -> None:
     sent = SentRate()
     for i in range(20):
         sent.add(i * 0.1, 1000)  # 10 kB/s for 2 s
     assert sent.rate(1.95) == 10 * 1000 * 8
+    assert sent.packets(1.95) == 10
+
+
+def test_at_the_floor_the_ladder_gives_up_pixels_even_when_the_encoder_keeps_up() -> None:
+    ladder = QualityLadder(640, 480, 30)
+    # the encoder meets the least bitrate at full size, but the link wants even less
+    assert ladder.update(0.0, target=MIN_BITRATE, sent=MIN_BITRATE, starved=True)
+    assert ladder.update(2.5, target=MIN_BITRATE, sent=MIN_BITRATE, starved=True)
+    assert ladder.update(5.0, target=MIN_BITRATE, sent=MIN_BITRATE, starved=True)
+    assert ladder.lowest  # with the rate at its floor: the uplink is too thin (status)
+    assert not ladder.update(7.5, target=MIN_BITRATE, sent=MIN_BITRATE, starved=True)
 
 
 def test_the_ladder_gives_up_pixels_then_frames_and_climbs_back() -> None:

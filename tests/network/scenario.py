@@ -1,7 +1,8 @@
 """The constrained-uplink scenario, shared by its test and `benchmarks/network.py`.
 
 A fake-HAL kiosk with a busy camera (640x480@30, VP8, at most 1500 kbit/s) in its own
-network namespace calls a receive-only participant; after a free start its uplink drops
+network namespace calls a participant, headless Chromium from a guest link (what a
+doctor at home uses) or a receive-only aiortc peer; after a free start its uplink drops
 to 1 Mbit/s with 2 % loss for a while, then is freed again.
 """
 
@@ -10,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from kiosk.call.ice import restrict_host_addresses
+from tests.browser import chromium, decoded_frames, wait_for_video
 from tests.call.conftest import Room, make_room
 from tests.clinic_server import clinic_server_at
 from tests.network.link import BOX_SIDE, CLINIC_SIDE, Link, Reception, box_link
@@ -41,22 +43,52 @@ async def room_behind_link(tmp: Path) -> AsyncIterator[tuple[Room, Link]]:
                 yield room, link
 
 
-async def constrained_uplink(
-    tmp: Path, constrained_s: float = 60.0, recovery_limit_s: float = 30.0
-) -> dict[str, Any]:
-    async with room_behind_link(tmp) as (room, link):
+@contextlib.asynccontextmanager
+async def watcher(room: Room, browser: bool) -> AsyncIterator[Callable[[], Awaitable[int]]]:
+    """A participant that receives the kiosk; yields how many of its frames it decoded."""
+    if not browser:
         peer = await room.participant("Dr at home", send=False)
         await room.kiosk.press(1)
         await room.wait_state("in_call")
         await peer.wait_for_media(remotes=1, frames=10)
         kiosk = peer.any_remote()
+
+        async def aiortc_frames() -> int:
+            return peer.video_frames[kiosk]
+
+        yield aiortc_frames
+        return
+    link = await room.server.ok(
+        "POST", f"/rooms/{room.clinic.meeting_room}/guest-links", room.clinic.member.token
+    )
+    async with chromium(secure_origin=room.server.url) as chrome:
+        page = await chrome.new_page()
+        await page.goto(link["url"])
+        await page.fill("#name", "Dr at home")
+        await page.click("button[type=submit]")
+        await page.wait_for_selector("#call-status")
+        await room.kiosk.press(1)
+        await room.wait_state("in_call")
+        await wait_for_video(page, peers=1, frames=10)
+
+        async def browser_frames() -> int:
+            stats = await decoded_frames(page)
+            return int(stats[0]["video_frames_decoded"]) if stats else 0
+
+        yield browser_frames
+
+
+async def constrained_uplink(
+    tmp: Path, constrained_s: float = 60.0, recovery_limit_s: float = 30.0, browser: bool = True
+) -> dict[str, Any]:
+    async with room_behind_link(tmp) as (room, link), watcher(room, browser) as frames:
         reception = Reception()
 
         async def sample() -> None:
-            seen = peer.video_frames[kiosk]
+            seen = await frames()
             while True:
                 await asyncio.sleep(0.05)
-                count = peer.video_frames[kiosk]
+                count = await frames()
                 reception.add(time.monotonic(), count - seen)
                 seen = count
 
@@ -85,7 +117,10 @@ async def constrained_uplink(
                     break
         finally:
             sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sampler
     return {
+        "participant": "Chromium (guest link)" if browser else "aiortc, receive-only",
         "free": {"size": free["size"], "sent_kbps": free["sent_bitrate"] // 1000,
                  "fps": round(reception.fps(began - SETTLE_S / 2, began), 1)},
         "constrained": {
