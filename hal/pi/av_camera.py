@@ -17,7 +17,7 @@ import av
 
 from hal.errors import DeviceMissingError
 from hal.pi.threaded_camera import ThreadedCamera
-from hal.pi.v4l2 import find_video_device
+from hal.v4l2 import find_video_device
 
 log = logging.getLogger(__name__)
 

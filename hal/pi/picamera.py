@@ -15,8 +15,8 @@ from typing import Any
 
 import av
 
+from hal import v4l2
 from hal.errors import DeviceMissingError
-from hal.pi import v4l2
 from hal.pi.picamera_h264 import PiCameraH264, make_h264_encoder
 from hal.pi.threaded_camera import ThreadedCamera
 

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import av
 
+from hal import v4l2
 from hal.errors import DeviceFailedError, DeviceMissingError
 from hal.interfaces import Packet
-from hal.pi import v4l2
 
 if TYPE_CHECKING:
     from hal.pi.picamera import PiCamera

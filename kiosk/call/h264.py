@@ -13,7 +13,7 @@ from functools import cache
 
 import av
 
-from hal.pi import v4l2
+from hal import v4l2
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from hal.pi.v4l2 import hardware_h264_encoder
+from hal.v4l2 import hardware_h264_encoder
 from kiosk.call import h264
 from kiosk.call.encoder import SharedEncoder
 from kiosk.call.h264 import nal_types, with_parameter_sets

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 import hal
-from hal import AUDIO_FRAME_SAMPLES, HealthState
+from hal import AUDIO_FRAME_SAMPLES, HealthState, v4l2
 from hal.audio import mono_frame
 from hal.errors import DeviceMissingError
-from hal.pi import AlsaMicrophone, AlsaSpeaker, AvCamera, PiCamera, v4l2
-from hal.pi.v4l2 import find_video_device
+from hal.pi import AlsaMicrophone, AlsaSpeaker, AvCamera, PiCamera
+from hal.v4l2 import find_video_device
 from kiosk.call.h264 import nal_types
 from tests.hal.conftest import AlsaFiles, backend_config
 
