@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 KEYFRAME_MIN_INTERVAL_S = 0.25  # five PLIs at once make one keyframe, not five
 SUBSCRIBER_QUEUE = 30  # about a second of video
 CONGESTED_KEYFRAME_INTERVAL_S = 1.0
+LOSS_MIN_PACKETS = 15  # a second's packets before their loss fraction means anything
 ESTIMATE_WARMUP_S = 3.0  # a receiver's estimator starts far below the path's capacity
 
 
@@ -85,10 +86,13 @@ class SharedEncoder:
         self._peer_losses.setdefault(peer, LossCount()).add(time.monotonic(), sequence_numbers)
 
     def _loss(self, now: float) -> float:
-        """The worst peer's fraction of the last second's packets lost."""
+        """The worst peer's fraction of the last second's packets lost; nothing from a
+        handful of packets (a still picture), where one loss would read as a tenth."""
         sent = self._sent.packets(now)
+        if sent < LOSS_MIN_PACKETS:
+            return 0.0
         counts = [loss.count(now) for loss in list(self._peer_losses.values())]
-        return min(1.0, max(counts, default=0) / sent) if sent else 0.0
+        return min(1.0, max(counts, default=0) / sent)
 
     def forget_peer(self, peer: int) -> None:
         self._peer_bitrates.pop(peer, None)

@@ -3,6 +3,10 @@ really sends (pure logic; the real link is in tests/network/test_constrained.py)
 
 from __future__ import annotations
 
+import av
+import numpy as np
+
+from kiosk.call.encoder import SharedEncoder
 from kiosk.call.quality import QualityLadder
 from kiosk.call.rate import MIN_BITRATE, LossCount, RateControl, SentRate
 
@@ -109,3 +113,14 @@ def test_the_ladder_gives_up_pixels_then_frames_and_climbs_back() -> None:
     assert steps[-1][0] - 7.5 <= 10
     # 640x480 was seen to need 2 Mbit/s: more than the admin's 1.5 allow, so not again
     assert ladder.index == 1
+
+
+def test_one_lost_packet_of_a_still_picture_is_not_congestion() -> None:
+    encoder = SharedEncoder("VP8", 320, 240, 15, 1_000_000)
+    flat = np.full((360, 320), 100, np.uint8)  # a still picture: a packet a frame
+    for number in range(6):
+        frame = av.VideoFrame.from_ndarray(flat, format="yuv420p")
+        frame.pts = number * 6000
+        encoder.encode(frame)
+        encoder.report_lost(1, [number])  # one in six asked for again
+    assert encoder.target_bitrate() == 1_000_000
