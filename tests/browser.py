@@ -64,6 +64,14 @@ class _ContextBrowser:
         return page
 
 
+async def join_as_guest(page: Page, url: str, name: str) -> None:
+    """Through a guest link's form, into its call page."""
+    await page.goto(url)
+    await page.fill("#name", name)
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("#call-status")
+
+
 async def decoded_frames(page: Page) -> list[dict[str, Any]]:
     stats: list[dict[str, Any]] = await page.evaluate("window.callStats ? window.callStats() : []")
     return stats

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.browser import chromium, decoded_frames, wait_for_video
+from tests.browser import chromium, decoded_frames, join_as_guest, wait_for_video
 from tests.call.conftest import Room
 from tests.management.test_managed_kiosk import eventually
 
@@ -13,10 +13,7 @@ async def test_a_browser_guest_sees_and_hears_the_kiosk(room: Room) -> None:
     )
     async with chromium() as browser:
         guest = await browser.new_page()
-        await guest.goto(link["url"])
-        await guest.fill("#name", "Browser Guest")
-        await guest.click("button[type=submit]")
-        await guest.wait_for_selector("#call-status")
+        await join_as_guest(guest, link["url"], "Browser Guest")
         await room.kiosk.press(1)
         await room.wait_state("in_call")
         await wait_for_video(guest, peers=1, frames=15)

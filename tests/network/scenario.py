@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.call.ice import restrict_host_addresses
-from tests.browser import chromium, decoded_frames, wait_for_video
+from tests.browser import chromium, decoded_frames, join_as_guest, wait_for_video
 from tests.call.conftest import Room, make_room
 from tests.clinic_server import clinic_server_at
 from tests.network.link import BOX_SIDE, CLINIC_SIDE, Link, Reception, box_link
@@ -63,10 +63,7 @@ async def watcher(room: Room, browser: bool) -> AsyncIterator[Callable[[], Await
     )
     async with chromium(secure_origin=room.server.url) as chrome:
         page = await chrome.new_page()
-        await page.goto(link["url"])
-        await page.fill("#name", "Dr at home")
-        await page.click("button[type=submit]")
-        await page.wait_for_selector("#call-status")
+        await join_as_guest(page, link["url"], "Dr at home")
         await room.kiosk.press(1)
         await room.wait_state("in_call")
         await wait_for_video(page, peers=1, frames=10)
