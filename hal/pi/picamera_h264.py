@@ -10,6 +10,7 @@ Picamera2 stand-in of `PiCamera`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 from collections.abc import Callable
@@ -63,7 +64,9 @@ class _Output:
         packet: Any = None,
         audio: bool = False,
     ) -> None:
-        if not audio:
+        if audio:
+            return
+        with contextlib.suppress(RuntimeError):  # the daemon's loop has closed: nobody reads
             self._loop.call_soon_threadsafe(self._hand_over, bytes(frame), keyframe)
 
 
