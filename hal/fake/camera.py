@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import av
 
 from hal import framestamp
+from hal.camera_mode import CameraMode
 from hal.errors import DeviceFailedError
 from hal.fake.faults import Faults
 from hal.fake.h264 import FakeH264Stream
@@ -30,7 +31,7 @@ _BARS_YUV = [
 ]  # fmt: skip
 
 
-class FakeCamera:
+class FakeCamera(CameraMode):
     """Frames at the configured size and rate, paced in real time.
 
     Each frame carries its number and wall-clock capture time (see :mod:`hal.framestamp`),
@@ -48,7 +49,7 @@ class FakeCamera:
     ) -> None:
         if width % 2 or height % 2 or width < framestamp.BLOCK or fps <= 0:
             raise DeviceFailedError(f"unsupported camera mode {width}x{height}@{fps}")
-        self._width, self._height, self._fps = width, height, fps
+        super().__init__(width, height, fps)
         self.faults = Faults("camera", fault)
         self._pacer = Pacer(1 / fps)
         self._number = 0
@@ -59,18 +60,6 @@ class FakeCamera:
         self._busy = busy
         self._grain: np.random.Generator | None = None
         self._h264 = h264  # encode H.264 "in hardware", as the Pi 4's camera path does
-
-    @property
-    def width(self) -> int:
-        return self._width
-
-    @property
-    def height(self) -> int:
-        return self._height
-
-    @property
-    def fps(self) -> int:
-        return self._fps
 
     @property
     def health(self) -> Health:

@@ -9,36 +9,25 @@ from fractions import Fraction
 
 import av
 
+from hal.camera_mode import CameraMode
 from hal.errors import DeviceFailedError, HalError
 from hal.health import Health
 from hal.interfaces import VIDEO_CLOCK_RATE, H264Stream
 from hal.pi.threaded import ThreadedSource
 
 
-class ThreadedCamera:
+class ThreadedCamera(CameraMode):
     """Subclasses open (``_open_device``, blocking), capture one frame (``_capture``, on
     the worker thread) and close (``_close_device``)."""
 
     name = "camera"
 
     def __init__(self, width: int, height: int, fps: int) -> None:
-        self._width, self._height, self._fps = width, height, fps
+        super().__init__(width, height, fps)
         self._reader: ThreadedSource[av.VideoFrame] | None = None
         self._start = 0.0
         self._health = Health.missing("not started")
         self._opening = asyncio.Lock()
-
-    @property
-    def width(self) -> int:
-        return self._width
-
-    @property
-    def height(self) -> int:
-        return self._height
-
-    @property
-    def fps(self) -> int:
-        return self._fps
 
     @property
     def health(self) -> Health:

@@ -83,7 +83,6 @@ class PeerLink:
         original = sender._handle_rtcp_packet
 
         async def handle_rtcp(packet: Any) -> None:
-            self.last_heard = time.monotonic()
             if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
                 with contextlib.suppress(ValueError):
                     bitrate, _ = unpack_remb_fci(packet.fci)
@@ -93,8 +92,10 @@ class PeerLink:
             await original(packet)
 
         sender._handle_rtcp_packet = handle_rtcp  # type: ignore[method-assign]
+        self._hear_rtcp(sender)
 
     def _hear_rtcp(self, sender: RTCRtpSender) -> None:
+        """Any RTCP from the peer is a sign of life (see `alive`)."""
         original = sender._handle_rtcp_packet
 
         async def handle_rtcp(packet: Any) -> None:
