@@ -28,12 +28,13 @@ from kiosk.call.h264 import HARDWARE, SOFTWARE, h264_codec, hardware_failed, wit
 from kiosk.call.packet_track import PacketTrack
 from kiosk.call.quality import QualityLadder
 from kiosk.call.rate import LossCount, RateControl, SentRate
+from kiosk.call.resend import Resends
 
 log = logging.getLogger(__name__)
 
 KEYFRAME_MIN_INTERVAL_S = 0.25  # five PLIs at once make one keyframe, not five
 SUBSCRIBER_QUEUE = 30  # about a second of video
-CONGESTED_KEYFRAME_INTERVAL_S = 1.0
+CONGESTED_KEYFRAME_INTERVAL_S = 0.5
 LOSS_MIN_PACKETS = 15  # a second's packets before their loss fraction means anything
 ESTIMATE_WARMUP_S = 3.0  # a receiver's estimator starts far below the path's capacity
 
@@ -54,6 +55,7 @@ class SharedEncoder:
         self._sent = SentRate()
         self._peer_bitrates: dict[int, int] = {}
         self._peer_losses: dict[int, LossCount] = {}
+        self.resends = Resends()
         self._keyframe_wanted = True
         self._last_keyframe = 0.0
         self.subscribers: set[EncodedVideoTrack] = set()
@@ -81,9 +83,12 @@ class SharedEncoder:
             if now - since.get(peer, now) >= ESTIMATE_WARMUP_S
         ]
 
-    def report_lost(self, peer: int, sequence_numbers: list[int]) -> None:
-        """A peer asked for these packets again (a NACK)."""
-        self._peer_losses.setdefault(peer, LossCount()).add(time.monotonic(), sequence_numbers)
+    def asked_again(self, peer: int, sequence_numbers: list[int], rtt: float | None) -> list[int]:
+        """A peer asked for these packets again (a NACK): count them as lost, and say
+        which to send again now (`resend.py`)."""
+        now = time.monotonic()
+        self._peer_losses.setdefault(peer, LossCount()).add(now, sequence_numbers)
+        return self.resends.due(now, peer, sequence_numbers, rtt, self.rate.bitrate)
 
     def _loss(self, now: float) -> float:
         """The worst peer's fraction of the last second's packets lost; nothing from a
@@ -105,6 +110,14 @@ class SharedEncoder:
     def sent_bitrate(self) -> int:
         """What was really encoded over the last second, bits/s."""
         return round(self._sent.rate(time.monotonic()))
+
+    def estimated_bitrate(self) -> int | None:
+        """The lowest of the receivers' estimates (REMB), bits/s; None before any."""
+        return min(self._estimates(time.monotonic()), default=None)
+
+    def loss(self) -> float:
+        """The worst receiver's fraction of the last second's packets lost."""
+        return round(self._loss(time.monotonic()), 3)
 
     def _attach(self, track: EncodedVideoTrack) -> None:
         self.subscribers.add(track)
@@ -133,7 +146,7 @@ class SharedEncoder:
         sent = self._sent.rate(now)
         target = self.rate.update(now, self._estimates(now), sent, self._loss(now))
         if target != self._bitrate:
-            log.info("video bitrate %d -> %d kbit/s", self._bitrate // 1000, target // 1000)
+            self._log_rate(target)
             self._bitrate = target
             stream.set_bitrate(target)
             self._context = None  # ours reopens at the new rate when it is needed again
@@ -150,6 +163,10 @@ class SharedEncoder:
         self.frames_from_camera += 1
         self._sent.add(now, packet.size)
         return [packet]
+
+    def _log_rate(self, target: int) -> None:
+        log.info("video bitrate %d -> %d kbit/s: %s",
+                 self._bitrate // 1000, target // 1000, self.rate.reason)  # fmt: skip
 
     def _keyframe_interval(self) -> float:
         # on a congested link a keyframe is large and lost easily: give each a chance
@@ -184,6 +201,10 @@ class SharedEncoder:
                 "static-thresh": "1",
                 "undershoot-pct": "100",
                 "overshoot-pct": "15",
+                # a keyframe no bigger than three frames' share: each rate change is one,
+                # sent at once (aiortc has no pacer), and a full queue drops the tail of a
+                # big one (libwebrtc, which paces, allows 9 at 30 fps)
+                "max-intra-rate": "300",
             }
         context.width, context.height = self.ladder.size()
         context.pix_fmt = "yuv420p"
@@ -217,7 +238,7 @@ class SharedEncoder:
         sent = self._sent.rate(now)
         target = self.rate.update(now, self._estimates(now), sent, self._loss(now))
         if self._context is not None and target != self._bitrate:
-            log.info("video bitrate %d -> %d kbit/s", self._bitrate // 1000, target // 1000)
+            self._log_rate(target)
             self._context = None
         if self.ladder.update(now, target, sent, self.rate.at_floor):
             width, height = self.ladder.size()
@@ -326,9 +347,11 @@ class EncodedVideoTrack(PacketTrack):
         if self._encoder is not None:
             self._encoder.set_peer_bitrate(id(self), bitrate)
 
-    def report_lost(self, sequence_numbers: list[int]) -> None:
-        if self._encoder is not None:
-            self._encoder.report_lost(id(self), sequence_numbers)
+    def asked_again(self, sequence_numbers: list[int], rtt: float | None) -> list[int]:
+        """The peer asked for these packets again (a NACK): which to send again now."""
+        if self._encoder is None:
+            return []
+        return self._encoder.asked_again(id(self), sequence_numbers, rtt)
 
     def _offer(self, packets: list[Packet]) -> None:
         for packet in packets:

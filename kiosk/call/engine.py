@@ -271,6 +271,8 @@ class CallEngine:
                 "keyframes": encoder.keyframes,
                 "bitrate": encoder.target_bitrate(),
                 "sent_bitrate": encoder.sent_bitrate(),
+                "estimated_bitrate": encoder.estimated_bitrate(),
+                "loss": encoder.loss(),
                 "size": "{}x{}@{}".format(*encoder.ladder.size(), encoder.ladder.frame_rate()),
                 "uplink_insufficient": encoder.uplink_insufficient,
             }

@@ -77,7 +77,8 @@ class PeerLink:
     def _hook_sender(self, sender: RTCRtpSender) -> None:
         """aiortc answers a PLI/FIR by flagging its own encoder, unused on the packet path,
         and applies REMB to it too: route both to the shared encoder instead, with the
-        packets the peer asks for again (NACK), which tell the encoder of loss."""
+        packets the peer asks for again (NACK), which tell the encoder of loss; and of
+        those, send again only what `resend.py` allows (once a round trip, in a budget)."""
         track = self.video_track
         sender._send_keyframe = track.request_keyframe  # type: ignore[method-assign]
         original = sender._handle_rtcp_packet
@@ -88,7 +89,8 @@ class PeerLink:
                     bitrate, _ = unpack_remb_fci(packet.fci)
                     track.set_bitrate(bitrate)
             elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
-                track.report_lost(list(packet.lost))
+                rtt = getattr(sender, "_RTCRtpSender__rtt", None)  # aiortc's, from RTCP
+                packet.lost = track.asked_again(list(packet.lost), rtt)
             await original(packet)
 
         sender._handle_rtcp_packet = handle_rtcp  # type: ignore[method-assign]

@@ -2,8 +2,11 @@
 
 When the encoder cannot meet its bitrate at the camera's size (a busy picture, a thin
 uplink), it sends fewer pixels, then fewer frames, rather than a picture that freezes;
-and climbs back when the step above is predicted to fit. Audio is not touched: its 32
-kbit/s always fit.
+and climbs back when the step above is predicted to fit. That is judged once the target
+has held for a second (just after a cut, what was sent is still what the old target
+asked for, not the encoder failing the new one), and only an overshoot that lasts a
+second counts: a step's cost, once seen, decides whether it is ever climbed to again.
+Audio is not touched: its 32 kbit/s always fit.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from dataclasses import dataclass
 MIN_FPS = 10
 HOLD_S = 2.0  # between any two changes: each one is a keyframe
 UP_HOLD_S = 1.0  # the step above must be predicted to fit this long
-OVER = 1.3  # sent above 130 % of the target: this step is too rich for the link
+SETTLE_S = 1.0  # what was sent over the last second, once the target has held that long
+OVER_HOLD_S = 1.0  # and over it that long: not a keyframe or two
+OVER = 1.2  # sent above 120 % of the target for a second: this step is too rich
 FAR_OVER = 2.0
 UP_MARGIN = 0.9  # the step above predicted under 90 % of where it would step down: climb
 
@@ -33,7 +38,10 @@ class QualityLadder:
         self.index = 0
         self._changed_at = float("-inf")
         self._fits_since: float | None = None
+        self._over_since: float | None = None
         self._cost_seen: dict[int, float] = {}  # step -> bits/s it was seen to need
+        self._target: int | None = None
+        self._target_since = float("-inf")
 
     def size(self, index: int | None = None) -> tuple[int, int]:
         scale = STEPS[self.index if index is None else index].scale
@@ -61,17 +69,26 @@ class QualityLadder:
         """Move a step if the link asks for it; True when the step changed. ``starved``:
         the bitrate is at its floor and the link still wants less, so a smaller picture
         at the same bits looks better than a mushy big one, and nothing climbs."""
+        if target != self._target:
+            if self._target is not None:  # the rate it started at is settled from the start
+                self._target_since = now
+            self._target = target
         if now - self._changed_at < HOLD_S or sent <= 0:
             return False
         if starved:
             return not self.lowest and self._move(1, now)
-        if sent > OVER * target and not self.lowest:
+        settled = now - self._target_since >= SETTLE_S
+        if sent <= OVER * target or not settled or self.lowest:
+            self._over_since = None
+        elif self._over_since is None:
+            self._over_since = now
+        elif now - self._over_since >= OVER_HOLD_S:
             self._cost_seen[self.index] = sent
             # far over (a link that just got thin): two steps, so that the keyframe of
             # the new size is small enough to get through at all
             steps = 2 if sent > FAR_OVER * target else 1
             return self._move(min(steps, len(STEPS) - 1 - self.index), now)
-        if self.index > 0:
+        if self._over_since is None and self.index > 0:
             if self._predicted(self.index - 1, sent) < UP_MARGIN * OVER * target:
                 if self._fits_since is None:
                     self._fits_since = now
@@ -92,5 +109,5 @@ class QualityLadder:
     def _move(self, by: int, now: float) -> bool:
         self.index += by
         self._changed_at = now
-        self._fits_since = None
+        self._fits_since = self._over_since = None
         return True

@@ -1,40 +1,60 @@
-"""The shared encoder's bitrate, from what every peer's receiver says (REMB).
+"""The shared encoder's bitrate, from what every peer's receiver says.
 
-A receiver's estimate (REMB) follows what it receives: aiortc's stays within about 10 %
-above the incoming rate, so a sender that only ever follows it stays wherever it started,
-even on an idle gigabit LAN. So REMB is read as a congestion signal, against what is
-really sent (a still picture sends far less than its target): when any peer's estimate
-falls below that, follow it down at once; while every peer's estimate is at or above it,
-step the target up by half again every couple of seconds, up to the admin's maximum.
-Each change reopens the codec (a keyframe), hence the pacing. A receiver's first seconds
-of estimates are its own warm-up and are not listened to.
+Two signals say a link is congested, as in WebRTC's own controller (GCC):
+- a receiver's estimate (REMB) *falls*: its delay detector saw the queue grow and it
+  says 85 % of what arrives. Its level alone says little: it climbs at most 8 % a
+  second behind what it receives and never falls for want of traffic, so an estimate
+  below the sent rate that holds or rises is a receiver catching up (after a step up, or
+  a link just freed), not congestion. Judged by its level, every step up read as
+  congestion and a freed link took 8-18 s to recover;
+- loss: a receiver asks again (NACK) for each packet it misses. Above a tenth of the
+  packets the target drops by half the loss fraction (15 % at least: the queue must
+  drain, and any cut costs a keyframe), at most once a second (the next second's loss is
+  the measure of the cut); from a twentieth it does not climb.
 
-A receiver's estimate trails a rise in what is sent (a step up, a bigger picture) by
-seconds: it grows by 8 % a second at most. So an estimate is judged against the least
-sent over the last few seconds, not against a rise it has not caught up with yet:
-otherwise every step up reads as congestion and the rate see-saws instead of climbing.
+Otherwise the target climbs by half again every couple of seconds, up to the admin's
+maximum; each change reopens the codec (a keyframe), hence the pacing. Congestion just
+after a step up goes back below the rate before the step at once (so that the queue
+drains), and the rate where the cuts stop is the link's known good rate: the climb goes
+straight back to it, stops for a few seconds, then probes past it a quarter at a step,
+each once every receiver's estimate has come up to what is sent (estimates grow on a
+free link and stay put on a thin one). Half again past it, the link has changed (freed):
+the climb is fast again. Without the known good rate, straight back past it, a thin link
+saw a loss burst and a frozen picture every few seconds; probing past it blindly, every
+ten seconds or so.
 
-Loss is the guard while a step is judged so kindly, and the faster signal anyway: a
-receiver asks again (NACK) for each packet it misses within a round trip. Above a tenth
-of the packets lost the target drops at once by half the loss fraction, as WebRTC's own
-controller does; from a twentieth it does not climb.
+A receiver's first seconds of estimates are its own warm-up and are not listened to.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 MIN_BITRATE = 150_000
-DOWN_BELOW = 0.9  # a peer's estimate under 90 % of the sent rate: congested
-UP_AT = 1.0  # every peer's estimate at least the sent rate: room to probe
+DOWN_BELOW = 0.9  # a fallen estimate under 90 % of the sent rate: congested
+FELL_BELOW = 0.95  # under 95 % of its highest since the last cut: the estimate fell
 UP_FACTOR = 1.5
+PROBE_FACTOR = 1.25  # past the known good rate
+PROBED_PAST = 1.5  # this far past it with no congestion (2 probes): the link has changed
 UP_INTERVAL_S = 2.0
 DOWN_INTERVAL_S = 0.5
-CATCH_UP_S = 4.0  # how long a receiver's estimate takes to follow a rise
+LOSS_INTERVAL_S = 1.0
+HOLD_S = 3.0  # at the known good rate before probing past it
+DRAIN = 0.8  # of the rate before the step up that congested the link
+LOSS_CUT_MAX = 0.85  # a cut for loss is at least 15 %: less is not worth a keyframe
 LOSS_HIGH = 0.10  # over this fraction of packets lost: congested
 LOSS_LOW = 0.05  # over this: hold (a lossy radio link loses a few percent anyway)
 RTP_PAYLOAD = 1200  # bytes of media in an RTP packet (aiortc packetizes at 1300)
+
+
+@dataclass(frozen=True, slots=True)
+class _Good:
+    """The rate the link last carried before it was congested, and when that was."""
+
+    bitrate: int
+    at: float
 
 
 class RateControl:
@@ -42,44 +62,67 @@ class RateControl:
         self.max_bitrate = max(MIN_BITRATE, max_bitrate)
         self.bitrate = min(self.max_bitrate, start or self.max_bitrate)
         self._changed_at = float("-inf")
+        self._lost_at = float("-inf")
+        self._before_step = self.bitrate  # the rate before the last step up
         self.congested = False  # the last change was down
-        self._recent: deque[tuple[float, float]] = deque()  # (time, sent rate)
+        self._peak: int | None = None  # the highest lowest estimate since the last cut
+        self._lowest: int | None = None
+        self._good: _Good | None = None
+        self.reason = "start"  # why the last change, for the log
 
     def update(self, now: float, estimates: Iterable[int], sent: float, loss: float = 0.0) -> int:
         """The bitrate to encode at now, given each peer's latest estimate, the rate
         really sent over the last second (bits/s) and the worst peer's loss fraction."""
-        known = list(estimates)
+        lowest = min(estimates, default=None)
         since = now - self._changed_at
         sending = min(sent, self.bitrate) if sent > 0 else self.bitrate
-        if loss > LOSS_HIGH and since >= DOWN_INTERVAL_S:
-            self._down(int(sending * (1 - loss / 2)), now)
-            return self.bitrate
-        if not known:
-            return self.bitrate
-        lowest = min(known)
-        judged = self._least_recent(now, sending)
-        if lowest < DOWN_BELOW * judged and since >= DOWN_INTERVAL_S:
-            self._down(lowest, now)
-        elif (
-            lowest >= UP_AT * sending
-            and loss <= LOSS_LOW
-            and since >= UP_INTERVAL_S
-            and self.bitrate < self.max_bitrate
-        ):
-            self._set(min(self.max_bitrate, int(self.bitrate * UP_FACTOR)), now)
-            self.congested = False
+        fell = lowest is not None and self._peak is not None and lowest < FELL_BELOW * self._peak
+        if lowest is not None:
+            self._peak = max(self._peak or 0, lowest)
+        self._lowest = lowest
+        if loss > LOSS_HIGH and now - self._lost_at >= LOSS_INTERVAL_S:
+            cut = min(LOSS_CUT_MAX, 1 - loss / 2)
+            self._down(sending * cut, now, f"{loss:.0%} of packets lost")
+        elif fell and lowest is not None and lowest < DOWN_BELOW * sending:
+            if since >= DOWN_INTERVAL_S:
+                self._down(lowest, now, f"a receiver's estimate fell to {lowest // 1000} kbit/s")
+        elif loss <= LOSS_LOW and since >= UP_INTERVAL_S and self.bitrate < self.max_bitrate:
+            self._climb(now)
         return self.bitrate
 
-    def _least_recent(self, now: float, sending: float) -> float:
-        """The least sent over the last CATCH_UP_S, now included."""
-        self._recent.append((now, sending))
-        while now - self._recent[0][0] > CATCH_UP_S:
-            self._recent.popleft()
-        return min(rate for _, rate in self._recent)
+    def _climb(self, now: float) -> None:
+        good = self._good
+        up = int(self.bitrate * UP_FACTOR)
+        if good is not None and self.bitrate >= good.bitrate:
+            # past the known good rate only as far as the receivers' estimates have come
+            # (they grow 8 % a second on a free link and stay put on one still thin:
+            # past them is where the queue fills and a burst of loss freezes the picture)
+            if now - good.at < HOLD_S or self._lowest is None or self._lowest < self.bitrate:
+                return
+            if self.bitrate >= PROBED_PAST * good.bitrate:  # the link has changed (freed)
+                self._good = good = None
+        if good is None or up <= good.bitrate:
+            wanted, self.reason = up, "no loss, no estimate falling"
+        elif self.bitrate < good.bitrate:
+            wanted, self.reason = good.bitrate, "back to the rate the link last carried"
+        else:
+            wanted = int(self.bitrate * PROBE_FACTOR)
+            self.reason = f"probing past the {good.bitrate // 1000} kbit/s the link last carried"
+        self._before_step = self.bitrate
+        self._set(min(self.max_bitrate, wanted), now)
+        self.congested = False
 
-    def _down(self, bitrate: float, now: float) -> None:
-        self._recent.clear()  # after a cut, what is sent now is the measure
+    def _down(self, bitrate: float, now: float, reason: str) -> None:
+        if not self.congested and now - self._changed_at < 2 * UP_INTERVAL_S:
+            # the first cut, just after a step up: below the rate before it, which may only
+            # have been filling the queue slowly, so that the queue drains (and a
+            # keyframe after it gets through)
+            bitrate = min(bitrate, DRAIN * self._before_step)
+        self.reason = reason
+        self._lost_at = now  # the next second's loss is the measure of this cut
         self._set(max(MIN_BITRATE, int(bitrate)), now)
+        self._good = _Good(self.bitrate, now)  # where the loss stops, so far
+        self._peak = self._lowest  # a fall from here on is news
         self.congested = True
 
     def _set(self, bitrate: int, now: float) -> None:
@@ -93,47 +136,75 @@ class RateControl:
 
 
 class SentRate:
-    """Bits per second really encoded, and RTP packets made of them, over the last second."""
+    """Bits per second really encoded over the last second, and the RTP packets they made."""
 
     def __init__(self, window_s: float = 1.0) -> None:
         self._window = window_s
-        self._samples: deque[tuple[float, int]] = deque()
-        self._bytes = 0
-        self._packets = 0
+        self._recent = _Window()  # the last window
+        self._before = _Window()  # the one before it
 
     def add(self, now: float, size: int) -> None:
-        self._samples.append((now, size))
-        self._bytes += size
-        self._packets += -(-size // RTP_PAYLOAD)
+        self._recent.add(now, size)
         self._trim(now)
 
     def rate(self, now: float) -> float:
         self._trim(now)
-        return self._bytes * 8 / self._window
+        return self._recent.bytes * 8 / self._window
 
     def packets(self, now: float) -> int:
+        """The packets of the last window, or of the one before if that had more: what a
+        receiver asks again for now was sent up to a round trip and a queue ago, maybe at
+        the rate before a cut."""
         self._trim(now)
-        return self._packets
+        return max(self._recent.packets, self._before.packets)
 
     def _trim(self, now: float) -> None:
-        while self._samples and now - self._samples[0][0] > self._window:
-            size = self._samples.popleft()[1]
-            self._bytes -= size
-            self._packets -= -(-size // RTP_PAYLOAD)
+        self._before.drop_older(now - 2 * self._window, None)
+        self._recent.drop_older(now - self._window, self._before)
+
+
+class _Window:
+    def __init__(self) -> None:
+        self.samples: deque[tuple[float, int]] = deque()
+        self.bytes = 0
+        self.packets = 0
+
+    def add(self, now: float, size: int) -> None:
+        self.samples.append((now, size))
+        self.bytes += size
+        self.packets += -(-size // RTP_PAYLOAD)
+
+    def drop_older(self, than: float, into: _Window | None) -> None:
+        while self.samples and self.samples[0][0] < than:
+            when, size = self.samples.popleft()
+            self.bytes -= size
+            self.packets -= -(-size // RTP_PAYLOAD)
+            if into is not None:
+                into.add(when, size)
 
 
 class LossCount:
-    """The packets a receiver asked for again (NACK) over the last second, each once: a
-    receiver repeats every packet it still misses in each NACK it sends."""
+    """The packets a receiver asked for again (NACK) for the first time in the last
+    second. A receiver repeats each packet it still misses in every NACK, for seconds if
+    the retransmission is lost too: each is counted once."""
 
-    def __init__(self, window_s: float = 1.0) -> None:
-        self._window = window_s
-        self._asked: dict[int, float] = {}
+    def __init__(self, window_s: float = 1.0, memory_s: float = 5.0) -> None:
+        self._window, self._memory = window_s, memory_s
+        self._first_asked: dict[int, float] = {}  # in the order asked
+        self._recent: deque[float] = deque()  # when each of the last window's was asked
 
     def add(self, now: float, sequence_numbers: Iterable[int]) -> None:
         for number in sequence_numbers:
-            self._asked.setdefault(number, now)
+            if number not in self._first_asked:
+                self._first_asked[number] = now
+                self._recent.append(now)
 
     def count(self, now: float) -> int:
-        self._asked = {n: t for n, t in self._asked.items() if now - t <= self._window}
-        return len(self._asked)
+        while self._recent and now - self._recent[0] > self._window:
+            self._recent.popleft()
+        while self._first_asked:
+            number, asked = next(iter(self._first_asked.items()))
+            if now - asked <= self._memory:
+                break
+            del self._first_asked[number]
+        return len(self._recent)

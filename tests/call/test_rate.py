@@ -1,5 +1,6 @@
-"""The shared encoder's bitrate and picture step, from the peers' estimates and what it
-really sends (pure logic; the real link is in tests/network/test_constrained.py)."""
+"""The shared encoder's bitrate and picture step, from the peers' estimates, their loss
+and what it really sends, and which lost packets it sends again (pure logic; the real
+link is in tests/network/test_constrained.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import numpy as np
 
 from kiosk.call.encoder import SharedEncoder
 from kiosk.call.quality import QualityLadder
-from kiosk.call.rate import MIN_BITRATE, LossCount, RateControl, SentRate
+from kiosk.call.rate import DRAIN, MIN_BITRATE, LossCount, RateControl, SentRate
+from kiosk.call.resend import Resends
 
 
 def test_no_estimates_keep_the_maximum() -> None:
@@ -16,8 +18,10 @@ def test_no_estimates_keep_the_maximum() -> None:
     assert rate.update(0.0, [], sent=0) == 1_500_000
 
 
-def test_a_congested_peer_brings_the_rate_down_at_once() -> None:
+def test_an_estimate_that_falls_brings_the_rate_down_at_once() -> None:
     rate = RateControl(1_500_000)
+    assert rate.update(9.0, [2_000_000, 1_500_000], sent=1_400_000) == 1_500_000
+    # a receiver's delay detector saw the queue grow: its estimate falls
     assert rate.update(10.0, [2_000_000, 600_000], sent=1_400_000) == 600_000
     assert rate.congested
     # never below the floor, and the floor is where the box says its uplink is too thin
@@ -43,21 +47,53 @@ def test_a_still_picture_that_sends_little_is_not_congestion() -> None:
     assert not rate.congested
 
 
-def test_a_step_up_is_not_taken_for_congestion_while_the_estimate_catches_up() -> None:
+def test_an_estimate_below_the_sent_rate_that_is_catching_up_is_not_congestion() -> None:
     rate = RateControl(1_500_000, start=600_000)
     assert rate.update(0.0, [700_000], sent=600_000) == 900_000  # a step up
-    # the receiver's estimate grows 8 % a second: it is below the new rate for a while
-    assert rate.update(1.0, [700_000], sent=880_000) == 900_000
-    assert rate.update(2.0, [760_000], sent=890_000) == 900_000
+    # the receiver's estimate grows 8 % a second at most: below the new rate for a while
+    assert rate.update(1.0, [760_000], sent=880_000) == 900_000
+    assert rate.update(2.0, [820_000], sent=890_000) == 1_350_000  # the climb goes on
     assert not rate.congested
-    # but below what was sent before the step: that is congestion
-    assert rate.update(3.0, [500_000], sent=890_000) == 500_000
+    # an estimate that falls is congestion: the step just taken caused it, so the rate
+    # goes below the one before the step, for the queue to drain
+    assert rate.update(3.0, [770_000], sent=1_300_000) == int(DRAIN * 900_000)
     assert rate.congested
+
+
+def test_after_congestion_the_climb_holds_below_it_then_probes_and_finds_a_freed_link() -> None:
+    rate = RateControl(1_500_000, start=1_000_000)
+    assert rate.update(0.0, [1_200_000], sent=1_000_000) == 1_500_000
+    assert rate.update(1.0, [1_200_000], sent=1_400_000, loss=0.2) == int(DRAIN * 1_000_000)
+    # a second later still losing a tenth and more: a cut of 15 % at least
+    assert rate.update(2.0, [1_200_000], sent=800_000, loss=0.12) == 680_000
+    # the loss stops there: the link's known good rate; the climb waits at it...
+    assert rate.update(4.0, [1_200_000], sent=680_000) == 680_000
+    assert rate.update(4.9, [1_200_000], sent=680_000) == 680_000
+    # ...then probes past it a quarter at a time (this link has been freed)
+    assert rate.update(5.0, [1_200_000], sent=680_000) == 850_000
+    assert rate.update(7.0, [1_200_000], sent=850_000) == 1_062_500
+    # half again past the known good rate, no loss, and the receivers' estimates up to
+    # what is sent: the link has changed, climb fast
+    assert rate.update(9.0, [1_200_000], sent=1_062_500) == 1_500_000
+
+
+def test_on_a_link_still_thin_the_probes_stop_where_the_estimates_do() -> None:
+    rate = RateControl(1_500_000, start=680_000)
+    rate.update(0.0, [700_000], sent=680_000, loss=0.2)  # congested: good is 578 kbit/s
+    assert rate.update(3.0, [700_000], sent=578_000) == 722_500
+    # the estimates stay put: no probe past them, into the queue
+    assert rate.update(5.0, [700_000], sent=722_500) == 722_500
+    assert rate.update(20.0, [700_000], sent=722_500) == 722_500
+    # they grow (a link freed): each probe as they come up to what is sent
+    assert rate.update(21.0, [740_000], sent=722_500) == 903_125
+    assert rate.update(23.0, [850_000], sent=903_125) == 903_125
+    assert rate.update(24.0, [920_000], sent=903_125) == 1_354_687  # half again past: free
 
 
 def test_loss_brings_the_rate_down_before_the_estimate_does() -> None:
     rate = RateControl(1_500_000)
-    # a third of the packets asked for again; the estimates have not moved yet
+    # a third of the packets asked for again; the estimates have not moved yet: down by
+    # half the loss
     assert rate.update(10.0, [1_600_000], sent=1_400_000, loss=0.3) == 1_190_000
     assert rate.congested
     # a few percent (a lossy radio link) holds the rate where it is
@@ -72,6 +108,9 @@ def test_loss_counts_each_packet_asked_for_once_over_a_second() -> None:
     loss.add(0.2, [10, 11, 12])  # a receiver repeats what it still misses
     assert loss.count(0.5) == 3
     assert loss.count(1.1) == 1  # 10 and 11 were first asked for over a second ago
+    # a lost resend is asked for again, for seconds: still one lost packet, long counted
+    loss.add(1.5, [10, 11, 12, 13])
+    assert loss.count(1.6) == 1
 
 
 def test_sent_rate_is_over_the_last_second() -> None:
@@ -80,6 +119,34 @@ def test_sent_rate_is_over_the_last_second() -> None:
         sent.add(i * 0.1, 1000)  # 10 kB/s for 2 s
     assert sent.rate(1.95) == 10 * 1000 * 8
     assert sent.packets(1.95) == 10
+
+
+def test_loss_just_after_a_cut_is_measured_against_what_was_sent_when_it_was_lost() -> None:
+    sent = SentRate()
+    for i in range(10):
+        sent.add(i * 0.1, 3000)  # 3 packets a frame for a second...
+    for i in range(10, 20):
+        sent.add(i * 0.1, 1000)  # ...then one, after a cut
+    # the NACKs arriving now are for the packets before the cut
+    assert sent.packets(1.95) == 30
+
+
+def test_a_packet_is_sent_again_at_most_once_a_round_trip() -> None:
+    resends = Resends()
+    assert resends.due(0.0, 1, [5, 6], rtt=0.2, bitrate=1_000_000) == [5, 6]
+    assert resends.due(0.1, 1, [5, 6, 7], rtt=0.2, bitrate=1_000_000) == [7]
+    assert resends.due(0.1, 2, [5], rtt=0.2, bitrate=1_000_000) == [5]  # another peer
+    assert resends.due(0.25, 1, [5, 6, 7], rtt=0.2, bitrate=1_000_000) == [5, 6]
+
+
+def test_resends_take_a_quarter_of_the_bitrate_at_most_the_newest_first() -> None:
+    resends = Resends()
+    # 480 kbit/s: a quarter is 12 packets of 1200 bytes a second
+    assert resends.due(0.0, 1, list(range(100, 130)), rtt=0.1, bitrate=480_000) == list(
+        range(118, 130)
+    )
+    assert resends.due(0.5, 1, [200], rtt=0.1, bitrate=480_000) == []
+    assert resends.due(1.1, 1, [200], rtt=0.1, bitrate=480_000) == [200]
 
 
 def test_at_the_floor_the_ladder_gives_up_pixels_even_when_the_encoder_keeps_up() -> None:
@@ -95,22 +162,30 @@ def test_at_the_floor_the_ladder_gives_up_pixels_even_when_the_encoder_keeps_up(
 def test_the_ladder_gives_up_pixels_then_frames_and_climbs_back() -> None:
     ladder = QualityLadder(640, 480, 30)
     assert (ladder.size(), ladder.frame_rate()) == ((640, 480), 30)
-    assert ladder.update(0.0, target=1_000_000, sent=2_000_000)  # the encoder overshoots
+    # the encoder overshoots, for a second (not a keyframe or two)
+    assert not ladder.update(0.0, target=1_000_000, sent=2_000_000)
+    assert not ladder.update(0.5, target=1_000_000, sent=2_000_000)
+    assert ladder.update(1.0, target=1_000_000, sent=2_000_000)
     assert (ladder.size(), ladder.frame_rate()) == ((320, 240), 30)
-    assert not ladder.update(1.0, target=1_000_000, sent=2_000_000)  # held for a while
-    assert ladder.update(2.5, target=500_000, sent=900_000)
+    assert not ladder.update(2.0, target=1_000_000, sent=2_000_000)  # held for a while
+    # just after a cut the encoder has not had the time to meet the new target
+    assert not ladder.update(3.5, target=500_000, sent=900_000)
+    assert not ladder.update(4.5, target=500_000, sent=900_000)
+    assert ladder.update(5.5, target=500_000, sent=900_000)
     assert (ladder.size(), ladder.frame_rate()) == ((320, 240), 15)
-    assert ladder.update(5.0, target=300_000, sent=500_000)
+    assert not ladder.update(7.5, target=300_000, sent=500_000)
+    assert not ladder.update(8.5, target=300_000, sent=500_000)
+    assert ladder.update(9.5, target=300_000, sent=500_000)
     assert (ladder.size(), ladder.frame_rate()) == ((160, 120), 15)
     assert ladder.lowest
     # the link is free again: each step up when what it cost fits the target
-    now, steps = 7.5, []
-    while now < 30:
+    now, steps = 12.0, []
+    while now < 33:
         if ladder.update(now, target=1_500_000, sent=400_000):
             steps.append((now, *ladder.size(), ladder.frame_rate()))
         now += 0.5
     assert [step[1:] for step in steps] == [(320, 240, 15), (320, 240, 30)]
-    assert steps[-1][0] - 7.5 <= 10
+    assert steps[-1][0] - 12.0 <= 10
     # 640x480 was seen to need 2 Mbit/s: more than the admin's 1.5 allow, so not again
     assert ladder.index == 1
 
@@ -122,5 +197,5 @@ def test_one_lost_packet_of_a_still_picture_is_not_congestion() -> None:
         frame = av.VideoFrame.from_ndarray(flat, format="yuv420p")
         frame.pts = number * 6000
         encoder.encode(frame)
-        encoder.report_lost(1, [number])  # one in six asked for again
+        encoder.asked_again(1, [number], rtt=None)  # one in six asked for again
     assert encoder.target_bitrate() == 1_000_000

@@ -109,7 +109,8 @@ async def constrained_uplink(
             recovered_after: float | None = None
             while time.monotonic() - ended < recovery_limit_s:
                 await asyncio.sleep(0.25)
-                if (await encoder())["size"] == free["size"]:
+                now = await encoder()
+                if (now["size"], now["bitrate"]) == (free["size"], free["bitrate"]):
                     recovered_after = time.monotonic() - ended
                     break
         finally:
@@ -118,7 +119,8 @@ async def constrained_uplink(
                 await sampler
     return {
         "participant": "Chromium (guest link)" if browser else "aiortc, receive-only",
-        "free": {"size": free["size"], "sent_kbps": free["sent_bitrate"] // 1000,
+        "free": {"size": free["size"], "target_kbps": free["bitrate"] // 1000,
+                 "sent_kbps": free["sent_bitrate"] // 1000,
                  "fps": round(reception.fps(began - SETTLE_S / 2, began), 1)},
         "constrained": {
             "seconds": constrained_s, "link": "1 Mbit/s, 2 % loss (tbf + nftables)",
