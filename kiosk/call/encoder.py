@@ -36,6 +36,7 @@ KEYFRAME_MIN_INTERVAL_S = 0.25  # five PLIs at once make one keyframe, not five
 SUBSCRIBER_QUEUE = 30  # about a second of video
 CONGESTED_KEYFRAME_INTERVAL_S = 0.5
 LOSS_MIN_PACKETS = 15  # a second's packets before their loss fraction means anything
+KEYFRAME_SHARE = 3  # a keyframe's size at most, in frames' shares of the bitrate
 ESTIMATE_WARMUP_S = 3.0  # a receiver's estimator starts far below the path's capacity
 
 
@@ -181,13 +182,16 @@ class SharedEncoder:
             context.gop_size = 3000  # keyframes when asked (pict_type I forces one)
             context.profile = "Baseline"
         elif self.codec_name == "H264":
+            kbps, fps = self._bitrate // 1000, self.ladder.frame_rate()
             context = cast(av.VideoCodecContext, av.CodecContext.create(SOFTWARE, "w"))
             context.options = {
                 "preset": "ultrafast",
                 "tune": "zerolatency",
                 "level": "31",
-                # SPS/PPS before every keyframe, so a receiver can start at any keyframe
-                "x264-params": "repeat-headers=1:keyint=3000:min-keyint=3000:scenecut=0",
+                # SPS/PPS before every keyframe, so a receiver can start at any keyframe;
+                # no frame, a keyframe included, over three frames' share (see VP8's)
+                "x264-params": "repeat-headers=1:keyint=3000:min-keyint=3000:scenecut=0:"
+                f"vbv-maxrate={kbps}:vbv-bufsize={KEYFRAME_SHARE * kbps // fps}",
             }
             context.profile = "Baseline"
         else:
@@ -204,7 +208,7 @@ class SharedEncoder:
                 # a keyframe no bigger than three frames' share: each rate change is one,
                 # sent at once (aiortc has no pacer), and a full queue drops the tail of a
                 # big one (libwebrtc, which paces, allows 9 at 30 fps)
-                "max-intra-rate": "300",
+                "max-intra-rate": str(100 * KEYFRAME_SHARE),
             }
         context.width, context.height = self.ladder.size()
         context.pix_fmt = "yuv420p"

@@ -4,10 +4,14 @@ link is in tests/network/test_constrained.py)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import av
 import numpy as np
+import pytest
 
-from kiosk.call.encoder import SharedEncoder
+from hal.fake import FakeCamera
+from kiosk.call.encoder import KEYFRAME_SHARE, SharedEncoder
 from kiosk.call.quality import QualityLadder
 from kiosk.call.rate import DRAIN, MIN_BITRATE, LossCount, RateControl, SentRate
 from kiosk.call.resend import Resends
@@ -67,14 +71,14 @@ def test_after_congestion_the_climb_holds_below_it_then_probes_and_finds_a_freed
     # a second later still losing a tenth and more: a cut of 15 % at least
     assert rate.update(2.0, [1_200_000], sent=800_000, loss=0.12) == 680_000
     # the loss stops there: the link's known good rate; the climb waits at it...
-    assert rate.update(4.0, [1_200_000], sent=680_000) == 680_000
-    assert rate.update(4.9, [1_200_000], sent=680_000) == 680_000
+    assert rate.update(3.0, [1_200_000], sent=680_000) == 680_000
+    assert rate.update(3.9, [1_200_000], sent=680_000) == 680_000
     # ...then probes past it a quarter at a time (this link has been freed)
-    assert rate.update(5.0, [1_200_000], sent=680_000) == 850_000
-    assert rate.update(7.0, [1_200_000], sent=850_000) == 1_062_500
+    assert rate.update(4.0, [1_200_000], sent=680_000) == 850_000
+    assert rate.update(6.0, [1_200_000], sent=850_000) == 1_062_500
     # half again past the known good rate, no loss, and the receivers' estimates up to
     # what is sent: the link has changed, climb fast
-    assert rate.update(9.0, [1_200_000], sent=1_062_500) == 1_500_000
+    assert rate.update(8.0, [1_200_000], sent=1_062_500) == 1_500_000
 
 
 def test_on_a_link_still_thin_the_probes_stop_where_the_estimates_do() -> None:
@@ -199,3 +203,25 @@ def test_one_lost_packet_of_a_still_picture_is_not_congestion() -> None:
         encoder.encode(frame)
         encoder.asked_again(1, [number], rtt=None)  # one in six asked for again
     assert encoder.target_bitrate() == 1_000_000
+
+
+@pytest.mark.parametrize("codec", ["VP8", "H264"])
+def test_a_keyframe_is_no_bigger_than_a_few_frames_share(codec: str) -> None:
+    """Each rate change reopens the codec (a keyframe), sent at once: on a thin link a
+    full queue would drop the tail of a big one (VP8 made 5.5 frames' share)."""
+
+    async def busy_frames() -> list[av.VideoFrame]:
+        camera = FakeCamera(320, 240, 30, busy=True)
+        await camera.start()
+        try:
+            return [await camera.read() for _ in range(3)]
+        finally:
+            await camera.stop()
+
+    encoder = SharedEncoder(codec, 320, 240, 30, 800_000)
+    frames = asyncio.run(busy_frames())
+    keyframe = encoder.encode(frames[0])  # a newly opened codec starts with one
+    assert keyframe
+    assert keyframe[0].is_keyframe
+    share = 800_000 / 8 / 30
+    assert sum(p.size for p in keyframe) <= (KEYFRAME_SHARE + 0.5) * share

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ KIOSK_ENV = {
     "KIOSK_FAKE_CAMERA_BUSY": "true",
 }  # fmt: skip
 SETTLE_S = 10.0
+AUDIO_PACKETS_S = 50  # Opus, 20 ms a packet
 
 
 @contextlib.asynccontextmanager
@@ -43,9 +45,17 @@ async def room_behind_link(tmp: Path) -> AsyncIterator[tuple[Room, Link]]:
                 yield room, link
 
 
+@dataclass
+class Watch:
+    """What a participant has received from the kiosk so far."""
+
+    video_frames: Callable[[], Awaitable[int]]
+    audio_packets: Callable[[], Awaitable[int]]  # 20 ms of Opus each
+
+
 @contextlib.asynccontextmanager
-async def watcher(room: Room, browser: bool) -> AsyncIterator[Callable[[], Awaitable[int]]]:
-    """A participant that receives the kiosk; yields how many of its frames it decoded."""
+async def watcher(room: Room, browser: bool) -> AsyncIterator[Watch]:
+    """A participant that receives the kiosk."""
     if not browser:
         peer = await room.participant("Dr at home", send=False)
         await room.kiosk.press(1)
@@ -56,7 +66,10 @@ async def watcher(room: Room, browser: bool) -> AsyncIterator[Callable[[], Await
         async def aiortc_frames() -> int:
             return peer.video_frames[kiosk]
 
-        yield aiortc_frames
+        async def aiortc_audio() -> int:
+            return peer.audio_frames[kiosk]
+
+        yield Watch(aiortc_frames, aiortc_audio)
         return
     link = await room.server.ok(
         "POST", f"/rooms/{room.clinic.meeting_room}/guest-links", room.clinic.member.token
@@ -68,24 +81,27 @@ async def watcher(room: Room, browser: bool) -> AsyncIterator[Callable[[], Await
         await room.wait_state("in_call")
         await wait_for_video(page, peers=1, frames=10)
 
-        async def browser_frames() -> int:
+        async def browser_stat(name: str) -> int:
             stats = await decoded_frames(page)
-            return int(stats[0]["video_frames_decoded"]) if stats else 0
+            return int(stats[0][name]) if stats else 0
 
-        yield browser_frames
+        yield Watch(
+            lambda: browser_stat("video_frames_decoded"),
+            lambda: browser_stat("audio_packets_received"),
+        )
 
 
 async def constrained_uplink(
     tmp: Path, constrained_s: float = 60.0, recovery_limit_s: float = 30.0, browser: bool = True
 ) -> dict[str, Any]:
-    async with room_behind_link(tmp) as (room, link), watcher(room, browser) as frames:
+    async with room_behind_link(tmp) as (room, link), watcher(room, browser) as watch:
         reception = Reception()
 
         async def sample() -> None:
-            seen = await frames()
+            seen = await watch.video_frames()
             while True:
                 await asyncio.sleep(0.05)
-                count = await frames()
+                count = await watch.video_frames()
                 reception.add(time.monotonic(), count - seen)
                 seen = count
 
@@ -99,11 +115,14 @@ async def constrained_uplink(
             free = await encoder()
             link.constrain()
             began = time.monotonic()
+            audio_before = await watch.audio_packets()
             sent: list[int] = []
             while time.monotonic() - began < constrained_s:
                 await asyncio.sleep(1)
                 sent.append((await encoder())["sent_bitrate"])
             ended = time.monotonic()
+            audio_got = await watch.audio_packets() - audio_before
+            audio = audio_got / (AUDIO_PACKETS_S * (ended - began))
             during = await encoder()
             link.lift()
             recovered_after: float | None = None
@@ -128,6 +147,7 @@ async def constrained_uplink(
             "longest_freeze_s": round(reception.longest_freeze(began, ended), 2),
             "freezes_over_1s": reception.freezes(began, ended),
             "sent_kbps_mean": round(sum(sent) / len(sent) / 1000) if sent else 0,
+            "audio_received": round(audio, 3),
             "size_at_end": during["size"],
         },
         "recovered_after_s": None if recovered_after is None else round(recovered_after, 1),

@@ -1,8 +1,10 @@
-"""Thin uplinks. At 1 Mbit/s with 2 % loss a participant (a browser, and an aiortc peer)
-keeps seeing the box (frame rate and freezes as the targets say) and the picture comes
-back when the link does; an uplink too thin for the call is said (status and the error
-LED; the heartbeat carries the same field) instead of degrading silently.
-benchmarks/network.py measures the same scenario and prints the figures."""
+"""Thin uplinks. At 1 Mbit/s with 2 % loss a browser participant keeps seeing the box
+(frame rate and freezes as the targets say), hears it, and the picture comes back when
+the link does; an uplink too thin for the call is said (status and the error LED; the
+heartbeat carries the same field) instead of degrading silently. benchmarks/network.py
+measures the same scenario with an aiortc participant too, whose receiver stalls for
+seconds now and then on a packet lost twice (README), so it is not held to the targets
+here."""
 
 from __future__ import annotations
 
@@ -16,16 +18,12 @@ from tests.network.scenario import constrained_uplink, room_behind_link
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
-@pytest.mark.parametrize("browser", [True, False], ids=["chromium", "aiortc"])
-async def test_a_participant_behind_a_thin_lossy_uplink_keeps_seeing_the_box(
-    tmp_path: Path, browser: bool
-) -> None:
-    result = await constrained_uplink(
-        tmp_path, constrained_s=60, recovery_limit_s=20, browser=browser
-    )
+async def test_a_browser_behind_a_thin_lossy_uplink_keeps_seeing_the_box(tmp_path: Path) -> None:
+    result = await constrained_uplink(tmp_path, constrained_s=60, recovery_limit_s=20)
     during = result["constrained"]
     assert during["fps"] >= 10, result
     assert during["longest_freeze_s"] <= 2.0, result
+    assert during["audio_received"] >= 0.9, result  # the link itself loses 2 %
     # back at the picture size and bitrate it had before the link was thin
     assert result["recovered_after_s"] is not None, result
     assert result["recovered_after_s"] <= 15, result
