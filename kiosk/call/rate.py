@@ -17,7 +17,7 @@ maximum; each change reopens the codec (a keyframe), hence the pacing. Congestio
 after a step up goes back below the rate before the step at once (so that the queue
 drains), and the rate where the cuts stop is the link's known good rate: the climb goes
 straight back to it, stops for a few seconds, then probes past it a quarter at a step,
-each once every receiver's estimate has come up to what is sent (estimates grow on a
+each once every receiver's estimate has come up to the target (estimates grow on a
 free link and stay put on a thin one). Half again past it, the link has changed (freed):
 the climb is fast again. Without the known good rate, straight back past it, a thin link
 saw a loss burst and a frozen picture every few seconds; probing past it blindly, every
@@ -51,7 +51,7 @@ RTP_PAYLOAD = 1200  # bytes of media in an RTP packet (aiortc packetizes at 1300
 
 @dataclass(frozen=True, slots=True)
 class _Good:
-    """The rate the link last carried before it was congested, and when that was."""
+    """Where the last cut left the rate (where the loss stopped, so far), and when."""
 
     bitrate: int
     at: float

@@ -5,8 +5,10 @@ or so, and aiortc resends each one every time it is asked. On a congested uplink
 multiplies the very traffic that is being lost: measured at 1 Mbit/s, a tenth of the
 packets lost became half of them for the next two seconds, as resends filled the queue.
 So, as libwebrtc does, a packet is sent again at most once a round trip, and resends to
-all peers together take at most a quarter of the video's bitrate (the newest first: an
-old packet's frame is likely given up already).
+all peers together take at most half the video's bitrate. The oldest first: each frame
+refers to the one before it, and a receiver decodes in order (aiortc's waits for a
+missing packet until 512 more have come, seconds of frozen picture, so a packet the
+budget skipped until it left the sender's history is the worst case).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from kiosk.call.rate import RTP_PAYLOAD
 
 MIN_INTERVAL_S = 0.1  # before a round trip is known, and never more often
 MEMORY_S = 5.0  # longer than any receiver keeps asking
-SHARE = 0.25  # of the video bitrate, at most, for resends
+SHARE = 0.5  # of the video bitrate, at most, for resends
 MIN_PER_S = 5  # resends a second allowed whatever the bitrate
 
 
@@ -34,7 +36,7 @@ class Resends:
         interval = max(MIN_INTERVAL_S, rtt or 0.0)
         allowed = max(MIN_PER_S, int(SHARE * bitrate / (8 * RTP_PAYLOAD))) - len(self._recent)
         due: list[int] = []
-        for number in reversed(asked):
+        for number in asked:
             if len(due) >= allowed:
                 break
             key = (peer, number)
@@ -43,7 +45,7 @@ class Resends:
                 self._sent_at.pop(key, None)  # re-inserted last: the dict stays in time order
                 self._sent_at[key] = now
                 self._recent.append(now)
-        return due[::-1]
+        return due
 
     def _forget(self, now: float) -> None:
         while self._recent and now - self._recent[0] > 1.0:

@@ -77,7 +77,7 @@ def test_after_congestion_the_climb_holds_below_it_then_probes_and_finds_a_freed
     assert rate.update(4.0, [1_200_000], sent=680_000) == 850_000
     assert rate.update(6.0, [1_200_000], sent=850_000) == 1_062_500
     # half again past the known good rate, no loss, and the receivers' estimates up to
-    # what is sent: the link has changed, climb fast
+    # the target: the link has changed, climb fast
     assert rate.update(8.0, [1_200_000], sent=1_062_500) == 1_500_000
 
 
@@ -88,7 +88,7 @@ def test_on_a_link_still_thin_the_probes_stop_where_the_estimates_do() -> None:
     # the estimates stay put: no probe past them, into the queue
     assert rate.update(5.0, [700_000], sent=722_500) == 722_500
     assert rate.update(20.0, [700_000], sent=722_500) == 722_500
-    # they grow (a link freed): each probe as they come up to what is sent
+    # they grow (a link freed): each probe as they come up to the target
     assert rate.update(21.0, [740_000], sent=722_500) == 903_125
     assert rate.update(23.0, [850_000], sent=903_125) == 903_125
     assert rate.update(24.0, [920_000], sent=903_125) == 1_354_687  # half again past: free
@@ -143,11 +143,11 @@ def test_a_packet_is_sent_again_at_most_once_a_round_trip() -> None:
     assert resends.due(0.25, 1, [5, 6, 7], rtt=0.2, bitrate=1_000_000) == [5, 6]
 
 
-def test_resends_take_a_quarter_of_the_bitrate_at_most_the_newest_first() -> None:
+def test_resends_take_half_the_bitrate_at_most_the_oldest_first() -> None:
     resends = Resends()
-    # 480 kbit/s: a quarter is 12 packets of 1200 bytes a second
+    # 480 kbit/s: half is 25 packets of 1200 bytes a second; a receiver decodes in order
     assert resends.due(0.0, 1, list(range(100, 130)), rtt=0.1, bitrate=480_000) == list(
-        range(118, 130)
+        range(100, 125)
     )
     assert resends.due(0.5, 1, [200], rtt=0.1, bitrate=480_000) == []
     assert resends.due(1.1, 1, [200], rtt=0.1, bitrate=480_000) == [200]
