@@ -91,7 +91,17 @@ class PeerLink:
             elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
                 rtt = getattr(sender, "_RTCRtpSender__rtt", None)  # aiortc's, from RTCP
                 packet.lost = track.asked_again(list(packet.lost), rtt)
+                if packet.lost:
+                    self._spawn(resend_again(list(packet.lost), max(0.05, rtt or 0.0)))
             await original(packet)
+
+        async def resend_again(lost: list[int], after: float) -> None:
+            # aiortc's receiver asks again only when a new gap appears: a lost resend can
+            # go unasked until it leaves our history, and then its picture stops for 512
+            # packets. A second copy a round trip later makes that rare.
+            await asyncio.sleep(after)
+            for number in lost:
+                await sender._retransmit(number)
 
         sender._handle_rtcp_packet = handle_rtcp  # type: ignore[method-assign]
         self._hear_rtcp(sender)
