@@ -100,8 +100,9 @@ class PeerLink:
             # go unasked until it leaves our history, and then its picture stops for 512
             # packets. A second copy a round trip later makes that rare.
             await asyncio.sleep(after)
-            for number in lost:
-                await sender._retransmit(number)
+            with contextlib.suppress(ConnectionError):  # the peer went meanwhile
+                for number in lost:
+                    await sender._retransmit(number)
 
         sender._handle_rtcp_packet = handle_rtcp  # type: ignore[method-assign]
         self._hear_rtcp(sender)
