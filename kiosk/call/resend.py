@@ -8,7 +8,8 @@ So, as libwebrtc does, a packet is sent again at most once a round trip, and res
 all peers together take at most half the video's bitrate. The oldest first: each frame
 refers to the one before it, and a receiver decodes in order (aiortc's waits for a
 missing packet until 512 more have come, seconds of frozen picture, so a packet the
-budget skipped until it left the sender's history is the worst case).
+budget skipped until it left the sender's history is the worst case). The budget counts
+first copies: `PeerLink` sends each resend a second time a round trip later, uncounted.
 """
 
 from __future__ import annotations
