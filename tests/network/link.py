@@ -44,6 +44,15 @@ class Link:
                 str(loss_percent), "drop")  # fmt: skip
         self.constrained = True
 
+    def lose_incoming(self, loss_percent: int = 2) -> None:
+        """The box's downlink loses ``loss_percent`` of its UDP packets, nothing more."""
+        _in_box("nft", "add", "table", "inet", "impair-in")
+        _in_box("nft", "add", "chain", "inet", "impair-in", "in",
+                "{ type filter hook input priority 0; }")  # fmt: skip
+        _in_box("nft", "add", "rule", "inet", "impair-in", "in", "iifname", "veth-b",
+                "meta", "l4proto", "udp", "numgen", "random", "mod", "100", "<",
+                str(loss_percent), "drop")  # fmt: skip
+
     def lift(self) -> None:
         if self.constrained:
             _in_box("tc", "qdisc", "del", "dev", "veth-b", "root")
