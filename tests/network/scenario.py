@@ -67,7 +67,12 @@ async def watcher(room: Room, browser: bool) -> AsyncIterator[Watch]:
             return peer.video_frames[kiosk]
 
         async def aiortc_audio() -> int:
-            return peer.audio_frames[kiosk]
+            # what arrived, as Chromium counts it (what aiortc's jitter buffer then plays
+            # is aiortc's business: the kiosk replaces it, jitter.py)
+            stats = (await peer.pcs[kiosk].getStats()).values()
+            return sum(
+                s.packetsReceived for s in stats if s.type == "inbound-rtp" and s.kind == "audio"
+            )
 
         yield Watch(aiortc_frames, aiortc_audio)
         return

@@ -1,10 +1,10 @@
-"""Thin uplinks. At 1 Mbit/s with 2 % loss a browser participant keeps seeing the box
-(frame rate and freezes as the targets say), hears it, and the picture comes back when
-the link does; an uplink too thin for the call is said (status and the error LED; the
-heartbeat carries the same field) instead of degrading silently. benchmarks/network.py
-measures the same scenario with an aiortc participant too, whose receiver stalls for
-seconds now and then on a packet lost twice (README), so it is not held to the targets
-here."""
+"""Thin uplinks. At 1 Mbit/s with 2 % loss a browser participant (guest link) keeps
+seeing the box (frame rate and freezes as the targets say) and hearing it, and the
+picture comes back when the link does; an uplink too thin for the call is said (status
+and the error LED; the heartbeat carries the same field) instead of degrading silently.
+benchmarks/network.py measures the same with an aiortc participant too (README): only
+browsers show the box's picture (a box has no screen), and aiortc's receiver stalls for
+seconds on a packet whose resends are all lost, which no sender can rule out."""
 
 from __future__ import annotations
 
