@@ -138,7 +138,8 @@ def _human_status(status: dict[str, Any]) -> str:
     if status.get("last_error"):
         lines.append(f"last error:  {status['last_error']}")
     if status.get("uplink", "ok") != "ok":
-        lines.append(f"uplink:      {status['uplink']} (too thin for this call)")
+        why = "cannot carry every participant at the minimum bitrate"
+        lines.append(f"uplink:      {status['uplink']} ({why})")
     if status.get("turn_problem"):
         lines.append(f"TURN:        {status['turn_problem']}")
     if status.get("echo_cancellation"):

@@ -70,6 +70,8 @@ function edit(device) {
     el("label", {}, "Codec"), select("codec", [["H264", "H.264"], ["VP8", "VP8"]], v.codec),
     el("label", {}, "Maximum bitrate (kbit/s)"),
     el("input", { name: "bitrate", type: "number", min: "100", max: "8000", value: String(v.max_bitrate_kbps) }),
+    el("label", {}, "Minimum bitrate (kbit/s): the box says when its uplink cannot carry this"),
+    el("input", { name: "min-bitrate", type: "number", min: "100", max: "8000", value: String(v.min_bitrate_kbps ?? 150) }),
     el("p", {}, el("button", { type: "submit", id: "save-config" }, "Save"), " ",
       el("span", { class: "muted", id: "saved" })));
   form.addEventListener("submit", (e) => { e.preventDefault(); save(device, form); });
@@ -95,7 +97,7 @@ async function save(device, form) {
   const [width, height] = data.get("size").split("x").map(Number);
   const config = { ...device.config, buttons,
     video: { ...device.config.video, width, height, fps: Number(data.get("fps")), codec: data.get("codec"),
-             max_bitrate_kbps: Number(data.get("bitrate")) } };
+             max_bitrate_kbps: Number(data.get("bitrate")), min_bitrate_kbps: Number(data.get("min-bitrate")) } };
   try {
     const answer = await api("PUT", `/devices/${device.device_id}/config`, config);
     device.config = config;

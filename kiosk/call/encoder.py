@@ -27,7 +27,7 @@ from hal.interfaces import Packet
 from kiosk.call.h264 import HARDWARE, SOFTWARE, h264_codec, hardware_failed, with_parameter_sets
 from kiosk.call.packet_track import PacketTrack
 from kiosk.call.quality import QualityLadder
-from kiosk.call.rate import LossCount, RateControl, SentRate
+from kiosk.call.rate import MIN_BITRATE, LossCount, RateControl, SentRate
 from kiosk.call.resend import Resends
 
 log = logging.getLogger(__name__)
@@ -43,13 +43,21 @@ ESTIMATE_WARMUP_S = 3.0  # a receiver's estimator starts far below the path's ca
 class SharedEncoder:
     """One PyAV encoder (H264 or VP8) and the tracks that receive its packets."""
 
-    def __init__(self, codec: str, width: int, height: int, fps: int, max_bitrate: int) -> None:
+    def __init__(
+        self,
+        codec: str,
+        width: int,
+        height: int,
+        fps: int,
+        max_bitrate: int,
+        min_bitrate: int = MIN_BITRATE,
+    ) -> None:
         self.codec_name = codec
         self.width, self.height, self.fps = width, height, fps
         self.max_bitrate = max_bitrate
         self._context: av.VideoCodecContext | None = None
         self._bitrate = max_bitrate
-        self.rate = RateControl(max_bitrate)
+        self.rate = RateControl(max_bitrate, min_bitrate=min_bitrate)
         self.ladder = QualityLadder(width, height, fps)
         self._last_pts: int | None = None
         self._peer_since: dict[int, float] = {}

@@ -52,7 +52,9 @@ class Call:
         self._codec = video.codec
         source = VideoSource(hal.camera, video.width, video.height, video.fps)
         source.camera_enabled = camera_enabled
-        self.video = VideoPipeline(source, video.max_bitrate_kbps * 1000, video.codec)
+        self.video = VideoPipeline(
+            source, video.max_bitrate_kbps * 1000, video.codec, video.min_bitrate_kbps * 1000
+        )
         self.microphone = MicrophoneTrack(hal.microphone, echo)
         self.microphone.muted = muted
         self.audio = SharedAudioEncoder(self.microphone)
@@ -271,6 +273,7 @@ class CallEngine:
                 "keyframes": encoder.keyframes,
                 "bitrate": encoder.target_bitrate(),
                 "sent_bitrate": encoder.sent_bitrate(),
+                "min_bitrate": encoder.rate.min_bitrate,
                 "estimated_bitrate": encoder.estimated_bitrate(),
                 "loss": encoder.loss(),
                 "size": "{}x{}@{}".format(*encoder.ladder.size(), encoder.ladder.frame_rate()),

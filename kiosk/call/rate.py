@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-MIN_BITRATE = 150_000
+MIN_BITRATE = 150_000  # the default of the admin's video.min_bitrate_kbps
 DOWN_BELOW = 0.9  # a fallen estimate under 90 % of the sent rate: congested
 FELL_BELOW = 0.95  # under 95 % of its highest since the last cut: the estimate fell
 UP_FACTOR = 1.5
@@ -42,6 +42,7 @@ UP_INTERVAL_S = 2.0
 DOWN_INTERVAL_S = 0.5
 LOSS_INTERVAL_S = 1.0
 HOLD_S = 2.0  # at the known good rate before probing past it
+FLOOR_SETTLE_S = 2.0  # at the least bitrate, for the queue to drain, before it is too much
 DRAIN = 0.8  # of the rate before the step up that congested the link
 LOSS_CUT_MAX = 0.85  # a cut for loss is at least 15 %: less is not worth a keyframe
 LOSS_HIGH = 0.10  # over this fraction of packets lost: congested
@@ -58,8 +59,11 @@ class _Good:
 
 
 class RateControl:
-    def __init__(self, max_bitrate: int, start: int | None = None) -> None:
-        self.max_bitrate = max(MIN_BITRATE, max_bitrate)
+    def __init__(
+        self, max_bitrate: int, start: int | None = None, min_bitrate: int = MIN_BITRATE
+    ) -> None:
+        self.min_bitrate = min_bitrate
+        self.max_bitrate = max(min_bitrate, max_bitrate)
         self.bitrate = min(self.max_bitrate, start or self.max_bitrate)
         self._changed_at = float("-inf")
         self._lost_at = float("-inf")
@@ -68,6 +72,8 @@ class RateControl:
         self._peak: int | None = None  # the highest lowest estimate since the last cut
         self._lowest: int | None = None
         self._good: _Good | None = None
+        self._floor_since: float | None = None  # when the rate came down to the least
+        self._starved = False
         self.reason = "start"  # why the last change, for the log
 
     def update(self, now: float, estimates: Iterable[int], sent: float, loss: float = 0.0) -> int:
@@ -110,7 +116,7 @@ class RateControl:
             self.reason = f"probing past the {good.bitrate // 1000} kbit/s the link last carried"
         self._before_step = self.bitrate
         self._set(min(self.max_bitrate, wanted), now)
-        self.congested = False
+        self.congested = self._starved = False
 
     def _down(self, bitrate: float, now: float, reason: str) -> None:
         if not self.congested and now - self._changed_at < 2 * UP_INTERVAL_S:
@@ -120,7 +126,9 @@ class RateControl:
             bitrate = min(bitrate, DRAIN * self._before_step)
         self.reason = reason
         self._lost_at = now  # the next second's loss is the measure of this cut
-        self._set(max(MIN_BITRATE, int(bitrate)), now)
+        if self._floor_since is not None and now - self._floor_since >= FLOOR_SETTLE_S:
+            self._starved = True  # the least bitrate, settled, and still too much
+        self._set(max(self.min_bitrate, int(bitrate)), now)
         self._good = _Good(self.bitrate, now)  # where the loss stops, so far
         self._peak = self._lowest  # a fall from here on is news
         self.congested = True
@@ -128,11 +136,16 @@ class RateControl:
     def _set(self, bitrate: int, now: float) -> None:
         self.bitrate = int(bitrate)
         self._changed_at = now
+        if self.bitrate > self.min_bitrate:
+            self._floor_since = None
+        elif self._floor_since is None:
+            self._floor_since = now
 
     @property
     def at_floor(self) -> bool:
-        """Sending the least this box sends, and still told to go lower."""
-        return self.congested and self.bitrate <= MIN_BITRATE
+        """Sending the least this box sends for a while, and still told to go lower (not
+        just once on the way down: a failed probe's cut can land on the floor)."""
+        return self._starved
 
 
 class SentRate:

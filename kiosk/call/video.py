@@ -16,15 +16,18 @@ import av
 
 from hal import HalError
 from kiosk.call.encoder import SharedEncoder
+from kiosk.call.rate import MIN_BITRATE
 from kiosk.call.video_source import VideoSource
 
 log = logging.getLogger(__name__)
 
 
 class VideoPipeline:
-    def __init__(self, source: VideoSource, max_bitrate: int, codec: str) -> None:
+    def __init__(
+        self, source: VideoSource, max_bitrate: int, codec: str, min_bitrate: int = MIN_BITRATE
+    ) -> None:
         self.source = source
-        self.max_bitrate = max_bitrate
+        self.max_bitrate, self.min_bitrate = max_bitrate, min_bitrate
         self.codec = codec  # the device's choice; a peer may negotiate the other one
         self.encoders: dict[str, SharedEncoder] = {}
         self._latest: av.VideoFrame | None = None
@@ -41,8 +44,9 @@ class VideoPipeline:
             log.info("video encoder %s %dx%d@%d", codec, self.source.width,
                      self.source.height, self.source.fps)  # fmt: skip
             encoder = self.encoders[codec] = SharedEncoder(
-                codec, self.source.width, self.source.height, self.source.fps, self.max_bitrate
-            )
+                codec, self.source.width, self.source.height, self.source.fps,
+                self.max_bitrate, self.min_bitrate,
+            )  # fmt: skip
             encoder.on_attach = self._first_frame_now
         return encoder
 

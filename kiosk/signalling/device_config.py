@@ -33,6 +33,17 @@ class VideoConfig(_Part):
     fps: int = Field(30, ge=1, le=30)
     codec: Literal["H264", "VP8"] = "H264"
     max_bitrate_kbps: int = Field(1500, ge=100, le=8000)
+    # the least the box sends each participant; a link that cannot carry it is reported
+    min_bitrate_kbps: int = Field(150, ge=100, le=8000)
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> Self:
+        if self.min_bitrate_kbps > self.max_bitrate_kbps:
+            raise ValueError(
+                f"min_bitrate_kbps ({self.min_bitrate_kbps}) is above "
+                f"max_bitrate_kbps ({self.max_bitrate_kbps})"
+            )
+        return self
 
 
 class AudioConfig(_Part):

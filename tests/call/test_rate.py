@@ -30,7 +30,35 @@ def test_an_estimate_that_falls_brings_the_rate_down_at_once() -> None:
     assert rate.congested
     # never below the floor, and the floor is where the box says its uplink is too thin
     assert rate.update(11.0, [50_000], sent=600_000) == MIN_BITRATE
+    # still told to go lower once the queue has had time to drain: the link cannot carry it
+    assert not rate.at_floor
+    assert rate.update(13.0, [40_000], sent=MIN_BITRATE) == MIN_BITRATE
     assert rate.at_floor
+    # until the link carries more again (the estimates come up)
+    assert rate.update(15.0, [200_000], sent=MIN_BITRATE) > MIN_BITRATE
+    assert not rate.at_floor
+
+
+def test_the_floor_is_the_admins_least_bitrate() -> None:
+    rate = RateControl(1_500_000, min_bitrate=400_000)
+    assert rate.update(9.0, [1_500_000], sent=1_400_000) == 1_500_000
+    assert rate.update(10.0, [500_000], sent=1_400_000) == 500_000
+    assert rate.update(11.0, [250_000], sent=500_000) == 400_000
+    assert rate.update(13.0, [200_000], sent=400_000) == 400_000
+    assert rate.at_floor
+
+
+def test_a_failed_probe_that_lands_on_the_floor_is_not_a_link_too_thin() -> None:
+    rate = RateControl(1_500_000, min_bitrate=330_000)
+    rate.update(0.0, [1_500_000], sent=1_400_000)
+    assert rate.update(1.0, [400_000], sent=1_400_000) == 400_000  # the estimate fell
+    assert rate.update(3.0, [400_000], sent=400_000) == 500_000  # a probe, too far
+    # its first cut goes to 80 % of the rate before, here below the floor
+    assert rate.update(3.5, [350_000], sent=500_000) == 330_000
+    # the queue the probe filled drains: loss a second later, then none
+    assert rate.update(4.5, [350_000], sent=400_000, loss=0.3) == 330_000
+    assert rate.update(5.5, [350_000], sent=330_000) == 330_000
+    assert not rate.at_floor
 
 
 def test_estimates_that_only_follow_the_sent_rate_let_it_climb_in_steps() -> None:

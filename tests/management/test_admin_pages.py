@@ -32,8 +32,18 @@ async def test_admin_adds_a_device_maps_a_button_and_sees_it_online(
             await page.select_option("select[name=action-1]", "join")
             await page.select_option("select[name=room-1]", clinic.meeting_room)
             await page.select_option("select[name=action-4]", "toggle_mute")
+            # a least bitrate above the most is refused, saying why
+            await page.fill("input[name=min-bitrate]", "2000")
+            await page.click("#save-config")
+            await page.wait_for_selector("#error:has-text('min_bitrate_kbps (2000) is above')")
+            await page.fill("input[name=min-bitrate]", "300")
             await page.click("#save-config")
             await page.wait_for_selector("#saved:has-text('version 2')")
+            devices = await clinic_server.ok(
+                "GET", f"/clinics/{clinic.clinic_id}/devices", clinic.admin.token
+            )
+            video = next(d for d in devices if d["name"] == "Exam room 3")["config"]["video"]
+            assert (video["min_bitrate_kbps"], video["max_bitrate_kbps"]) == (300, 1500)
 
             enrolled = await kiosk_cli(kiosk.env, "enroll", code, "--clinic-url", clinic_server.url)
             assert enrolled.returncode == 0, enrolled.stderr

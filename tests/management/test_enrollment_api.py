@@ -121,5 +121,9 @@ async def test_config_is_validated_with_every_problem(
     assert "buttons.1.room_id" in data["error"]["message"]
     assert "buttons.2.room_id" in data["error"]["message"]
     assert "buttons.3" not in data["error"]["message"]
+    upside_down = {"name": "Exam 2", "video": {"min_bitrate_kbps": 2000}}
+    status, data = await clinic_server.call("PUT", path, clinic.admin.token, upside_down)
+    assert status == 422
+    assert "min_bitrate_kbps (2000) is above max_bitrate_kbps (1500)" in data["error"]["message"]
     good = {**foreign, "buttons": {"3": foreign["buttons"]["3"]}}  # type: ignore[index]
     assert (await clinic_server.ok("PUT", path, clinic.admin.token, good))["config_version"] == 2

@@ -33,14 +33,17 @@ AUDIO_PACKETS_S = 50  # Opus, 20 ms a packet
 
 
 @contextlib.asynccontextmanager
-async def room_behind_link(tmp: Path) -> AsyncIterator[tuple[Room, Link]]:
-    """The clinic and participants here; the kiosk (busy camera) behind ``Link``."""
+async def room_behind_link(
+    tmp: Path, video: dict[str, Any] | None = None
+) -> AsyncIterator[tuple[Room, Link]]:
+    """The clinic and participants here; the kiosk (busy camera) behind ``Link``, with
+    the admin's ``video`` config (``VIDEO`` unless given)."""
     restrict_host_addresses([CLINIC_SIDE])
     with box_link() as link:
         async with clinic_server_at(tmp / "clinic.db", host=CLINIC_SIDE) as server:
             clinic = await server.make_clinic()
             async with make_room(
-                server, clinic, tmp, env=KIOSK_ENV, prefix=link.prefix, video=VIDEO
+                server, clinic, tmp, env=KIOSK_ENV, prefix=link.prefix, video=video or VIDEO
             ) as room:
                 yield room, link
 

@@ -8,12 +8,13 @@ seconds on a packet whose resends are all lost, which no sender can rule out."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
 from tests.management.test_managed_kiosk import eventually, kiosk_cli
-from tests.network.scenario import constrained_uplink, room_behind_link
+from tests.network.scenario import VIDEO, constrained_uplink, room_behind_link
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -29,12 +30,15 @@ async def test_a_browser_behind_a_thin_lossy_uplink_keeps_seeing_the_box(tmp_pat
     assert result["recovered_after_s"] <= 15, result
 
 
-async def test_an_uplink_too_thin_for_the_call_is_reported(tmp_path: Path) -> None:
-    async with room_behind_link(tmp_path) as (room, link):
-        await room.call_with("Dr on a train")
-        assert (await room.status())["uplink"] == "ok"
-        # less than the least the box sends (150 kbit/s of video, and the audio)
-        link.constrain(rate="120kbit", loss_percent=0)
+async def test_a_participant_more_than_the_uplink_carries_at_the_minimum_is_reported(
+    tmp_path: Path,
+) -> None:
+    # the admin's least bitrate: 300 kbit/s; the uplink carries one participant at that
+    # (and its audio), not two
+    video = {**VIDEO, "min_bitrate_kbps": 300}
+    async with room_behind_link(tmp_path, video=video) as (room, link):
+        link.constrain(rate="560kbit", loss_percent=0)
+        await room.call_with("Dr at home")
 
         async def uplink(wanted: str) -> bool:
             return bool((await room.status())["uplink"] == wanted)
@@ -42,10 +46,28 @@ async def test_an_uplink_too_thin_for_the_call_is_reported(tmp_path: Path) -> No
         async def error_led() -> bool:
             return bool((await room.status())["leds"]["error"] == "on")
 
+        async def heartbeat_says(wanted: str) -> bool:
+            devices = await room.server.ok(
+                "GET", f"/clinics/{room.clinic.clinic_id}/devices", room.clinic.admin.token
+            )
+            return any((d["status"] or {}).get("uplink", "ok") == wanted for d in devices)
+
+        for _ in range(15):  # one participant fits
+            await asyncio.sleep(1)
+            assert await uplink("ok")
+        nurse = await room.participant("Nurse", send=False)
         await eventually(lambda: uplink("insufficient"), timeout=60)
         await eventually(error_led)
-        assert (await room.status())["state"] == "in_call"  # said so, not dropped
+        await eventually(lambda: heartbeat_says("insufficient"))
+        status = await room.status()
+        assert status["state"] == "in_call"  # said so, not dropped
+        assert len(status["peers"]) == 2
+        encoder = status["video_encoders"]["VP8"]
+        # nobody is degraded below the admin's minimum
+        assert (encoder["min_bitrate"], encoder["bitrate"]) == (300_000, 300_000)
         shown = await kiosk_cli(room.kiosk.env, "status")
         assert "uplink:      insufficient" in shown.stdout
-        link.lift()
+
+        await nurse.close()
         await eventually(lambda: uplink("ok"), timeout=60)
+        await eventually(lambda: heartbeat_says("ok"))
