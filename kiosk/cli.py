@@ -150,6 +150,7 @@ def _human_status(status: dict[str, Any]) -> str:
             f"  {peer['name'] or peer['peer_id']}: {peer.get('connection', '?')}, "
             f"{peer['video_frames_received']} video / {peer['audio_frames_received']} audio "
             "frames received"
+            + ("; our video to it paused (uplink)" if peer.get("video_paused") else "")
         )
     if status.get("enrolled"):
         lines.insert(

@@ -29,6 +29,7 @@ from kiosk.call.packet_track import PacketTrack
 from kiosk.call.quality import QualityLadder
 from kiosk.call.rate import MIN_BITRATE, LossCount, RateControl, SentRate
 from kiosk.call.resend import Resends
+from kiosk.call.share import VideoShare
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class SharedEncoder:
         self.ladder = QualityLadder(width, height, fps)
         self._last_pts: int | None = None
         self._peer_since: dict[int, float] = {}
+        self._counted: set[int] = set()  # the peers whose estimates the rate follows
         self._sent = SentRate()
         self._peer_bitrates: dict[int, int] = {}
         self._peer_losses: dict[int, LossCount] = {}
@@ -68,6 +70,7 @@ class SharedEncoder:
         self._keyframe_wanted = True
         self._last_keyframe = 0.0
         self.subscribers: set[EncodedVideoTrack] = set()
+        self.share: VideoShare[EncodedVideoTrack] = VideoShare()
         self.on_attach: Callable[[SharedEncoder], None] = lambda encoder: None
         self.frames_encoded = 0
         self.frames_from_camera = 0
@@ -83,14 +86,17 @@ class SharedEncoder:
         self._peer_bitrates[peer] = bitrate
         self._peer_since.setdefault(peer, time.monotonic())
 
+    def _warm(self, now: float) -> set[int]:
+        """The peers whose receivers have warmed up: their first seconds of estimates and
+        of NACKs (a resumed one asks for what it missed before its pause) say little."""
+        return {
+            p for p, since in list(self._peer_since.items()) if now - since >= ESTIMATE_WARMUP_S
+        }
+
     def _estimates(self, now: float) -> list[int]:
         """Each peer's latest estimate, once its receiver has warmed up."""
-        since = dict(self._peer_since)
-        return [
-            bitrate
-            for peer, bitrate in list(self._peer_bitrates.items())
-            if now - since.get(peer, now) >= ESTIMATE_WARMUP_S
-        ]
+        warm = self._warm(now)
+        return [bitrate for peer, bitrate in list(self._peer_bitrates.items()) if peer in warm]
 
     def asked_again(self, peer: int, sequence_numbers: list[int], rtt: float | None) -> list[int]:
         """A peer asked for these packets again (a NACK): count them as lost, and say
@@ -105,8 +111,19 @@ class SharedEncoder:
         sent = self._sent.packets(now)
         if sent < LOSS_MIN_PACKETS:
             return 0.0
-        counts = [loss.count(now) for loss in list(self._peer_losses.values())]
+        warm = self._warm(now)
+        counts = [loss.count(now) for peer, loss in list(self._peer_losses.items()) if peer in warm]
         return min(1.0, max(counts, default=0) / sent)
+
+    def _follow_link(self, now: float, sent: float) -> int:
+        """The rate to encode at now (`rate.py`), and who is sent video (`share.py`)."""
+        warm = self._warm(now)
+        if not warm <= self._counted:
+            self.rate.new_receiver()
+        self._counted = warm
+        target = self.rate.update(now, self._estimates(now), sent, self._loss(now))
+        self._share(now)
+        return target
 
     def forget_peer(self, peer: int) -> None:
         self._peer_bitrates.pop(peer, None)
@@ -130,12 +147,28 @@ class SharedEncoder:
 
     def _attach(self, track: EncodedVideoTrack) -> None:
         self.subscribers.add(track)
+        self.share.join(track)
         # a newcomer decodes nothing until a keyframe; aiortc receivers never ask for one
         self.request_keyframe()
         self.on_attach(self)
 
     def _detach(self, track: EncodedVideoTrack) -> None:
         self.subscribers.discard(track)
+        self.share.leave(track)
+
+    def _share(self, now: float) -> None:
+        """Pause the newest participant's video if the uplink cannot carry everybody at
+        the least quality, resume when it can (`share.py`)."""
+        starved = self.ladder.lowest and self.rate.at_floor
+        paused, resumed = self.share.update(now, starved, self.rate.bitrate, self.rate.min_bitrate)
+        if paused is not None:
+            self.forget_peer(id(paused))  # its estimates and losses no longer count
+            log.warning("video to a participant paused: the uplink cannot carry %d at %d "
+                        "kbit/s", len(self.subscribers), self.rate.min_bitrate // 1000)  # fmt: skip
+        if resumed is not None:
+            self._peer_since[id(resumed)] = now  # warms up again
+            self.request_keyframe()
+            log.info("video to a participant resumed")
 
     # ---- packets the camera encoded (event loop) --------------------------------------
 
@@ -153,7 +186,7 @@ class SharedEncoder:
         assert stream is not None
         now = time.monotonic()
         sent = self._sent.rate(now)
-        target = self.rate.update(now, self._estimates(now), sent, self._loss(now))
+        target = self._follow_link(now, sent)
         if target != self._bitrate:
             self._log_rate(target)
             self._bitrate = target
@@ -248,7 +281,7 @@ class SharedEncoder:
     def encode(self, frame: av.VideoFrame) -> list[Packet]:
         now = time.monotonic()
         sent = self._sent.rate(now)
-        target = self.rate.update(now, self._estimates(now), sent, self._loss(now))
+        target = self._follow_link(now, sent)
         if self._context is not None and target != self._bitrate:
             self._log_rate(target)
             self._context = None
@@ -310,8 +343,9 @@ class SharedEncoder:
 
     @property
     def uplink_insufficient(self) -> bool:
-        """At the lowest step and the least bitrate, and the link still wants less."""
-        return self.ladder.lowest and self.rate.at_floor
+        """At the lowest step and the least bitrate, and the link still wants less; or
+        somebody's video paused for it."""
+        return (self.ladder.lowest and self.rate.at_floor) or bool(self.share.paused)
 
     def _self_contained(self, packet: Packet) -> Packet:
         """A hardware keyframe with the SPS/PPS the encoder gave only once in front."""
@@ -327,7 +361,7 @@ class SharedEncoder:
         return out
 
     def deliver(self, packets: list[Packet]) -> None:
-        for track in list(self.subscribers):
+        for track in self.share.sent_to():
             track._offer(packets)
 
     def close(self) -> None:
@@ -352,16 +386,22 @@ class EncodedVideoTrack(PacketTrack):
         self._encoder: SharedEncoder | None = None
 
     def request_keyframe(self) -> None:
-        if self._encoder is not None:
+        # a paused peer's picture has stopped: its asking would cost everybody keyframes
+        if self._encoder is not None and not self.paused:
             self._encoder.request_keyframe()
 
+    @property
+    def paused(self) -> bool:
+        """This peer's video is paused: the uplink cannot carry it too (`share.py`)."""
+        return self._encoder is not None and self in self._encoder.share.paused
+
     def set_bitrate(self, bitrate: int) -> None:
-        if self._encoder is not None:
+        if self._encoder is not None and not self.paused:
             self._encoder.set_peer_bitrate(id(self), bitrate)
 
     def asked_again(self, sequence_numbers: list[int], rtt: float | None) -> list[int]:
         """The peer asked for these packets again (a NACK): which to send again now."""
-        if self._encoder is None:
+        if self._encoder is None or self.paused:
             return []
         return self._encoder.asked_again(id(self), sequence_numbers, rtt)
 

@@ -175,6 +175,7 @@ class PeerLink:
             "connection": self.pc.connectionState,
             "video_frames_received": self.video_frames,
             "audio_frames_received": self.audio_frames,
+            "video_paused": self.video_track.paused,
         }
 
     async def close(self) -> None:

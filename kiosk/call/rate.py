@@ -23,7 +23,11 @@ the climb is fast again. Without the known good rate, straight back past it, a t
 saw a loss burst and a frozen picture every few seconds; probing past it blindly, every
 ten seconds or so.
 
-A receiver's first seconds of estimates are its own warm-up and are not listened to.
+A receiver's first seconds of estimates are its own warm-up and are not listened to, and
+its first estimate after them is no fall, however far below the others (a newcomer's, or
+one whose video resumes: an idle estimator starts low). At the least bitrate the climb
+does not wait for the estimates: below it there is nothing to go to, and an estimate
+that trails there kept a freed link at the least for 20 s.
 """
 
 from __future__ import annotations
@@ -96,6 +100,11 @@ class RateControl:
             self._climb(now)
         return self.bitrate
 
+    def new_receiver(self) -> None:
+        """A receiver's estimate joins the others (a newcomer's, or a resumed one's): its
+        level is no fall, even below theirs."""
+        self._peak = None
+
     def _climb(self, now: float) -> None:
         good = self._good
         up = int(self.bitrate * UP_FACTOR)
@@ -103,7 +112,9 @@ class RateControl:
             # past the known good rate only as far as the receivers' estimates have come
             # (they grow 8 % a second on a free link and stay put on one still thin:
             # past them is where the queue fills and a burst of loss freezes the picture)
-            if now - good.at < HOLD_S or self._lowest is None or self._lowest < self.bitrate:
+            # (at the least bitrate an estimate below it says nothing: there is no lower)
+            behind = self._lowest is None or self._lowest < self.bitrate
+            if now - good.at < HOLD_S or (behind and self.bitrate > self.min_bitrate):
                 return
             if self.bitrate >= PROBED_PAST * good.bitrate:  # the link has changed (freed)
                 self._good = good = None

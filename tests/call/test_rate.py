@@ -253,3 +253,13 @@ def test_a_keyframe_is_no_bigger_than_a_few_frames_share(codec: str) -> None:
     assert keyframe[0].is_keyframe
     share = 800_000 / 8 / 30
     assert sum(p.size for p in keyframe) <= (KEYFRAME_SHARE + 0.5) * share
+
+
+def test_a_new_receivers_estimate_below_the_others_is_no_fall() -> None:
+    rate = RateControl(1_500_000)
+    assert rate.update(0.0, [1_600_000], sent=1_500_000) == 1_500_000
+    # a participant joins (or its video resumes): its estimator starts low
+    rate.new_receiver()
+    assert rate.update(1.0, [1_600_000, 200_000], sent=1_500_000) == 1_500_000
+    # its estimate falling from there is congestion
+    assert rate.update(2.0, [1_600_000, 150_000], sent=1_500_000) == 150_000
