@@ -102,6 +102,7 @@ class SharedEncoder:
         """A peer asked for these packets again (a NACK): count them as lost, and say
         which to send again now (`resend.py`)."""
         now = time.monotonic()
+        self._peer_since.setdefault(peer, now)  # a receiver that sends no estimate warms too
         self._peer_losses.setdefault(peer, LossCount()).add(now, sequence_numbers)
         return self.resends.due(now, peer, sequence_numbers, rtt, self.rate.bitrate)
 

@@ -71,7 +71,7 @@ class PeerLink:
         sound.setCodecPreferences(
             [c for c in RTCRtpSender.getCapabilities("audio").codecs if c.mimeType == "audio/opus"]
         )
-        # aiortc's audio jitter buffer turns 2 % loss on the way into 9 % lost (jitter.py)
+        # aiortc's audio jitter buffer turns 2 % loss on the way into 9-13 % (jitter.py)
         sound.receiver._RTCRtpReceiver__jitter_buffer = AudioJitterBuffer()  # type: ignore[attr-defined]
         mixer.add(peer_id)
         self._hear_rtcp(sound.sender)

@@ -24,6 +24,18 @@ def _in_box(*args: str) -> None:
     _run("ip", "netns", "exec", NAMESPACE, *args)
 
 
+def _lose_udp(table: str, hook: str, loss_percent: int) -> None:
+    """Drop ``loss_percent`` of the box's UDP packets at random on veth-b, going out
+    (``output``) or coming in (``input``)."""
+    interface = "oifname" if hook == "output" else "iifname"
+    _in_box("nft", "add", "table", "inet", table)
+    _in_box("nft", "add", "chain", "inet", table, hook,
+            f"{{ type filter hook {hook} priority 0; }}")  # fmt: skip
+    _in_box("nft", "add", "rule", "inet", table, hook, interface, "veth-b",
+            "meta", "l4proto", "udp", "numgen", "random", "mod", "100", "<",
+            str(loss_percent), "drop")  # fmt: skip
+
+
 @dataclass
 class Link:
     # nsenter replaces itself with the command (ip netns exec forks, and a kill of its pid
@@ -36,22 +48,12 @@ class Link:
     def constrain(self, rate: str = "1mbit", loss_percent: int = 2) -> None:
         _in_box("tc", "qdisc", "add", "dev", "veth-b", "root", "tbf",
                 "rate", rate, "burst", "16kb", "latency", "200ms")  # fmt: skip
-        _in_box("nft", "add", "table", "inet", "impair")
-        _in_box("nft", "add", "chain", "inet", "impair", "out",
-                "{ type filter hook output priority 0; }")  # fmt: skip
-        _in_box("nft", "add", "rule", "inet", "impair", "out", "oifname", "veth-b",
-                "meta", "l4proto", "udp", "numgen", "random", "mod", "100", "<",
-                str(loss_percent), "drop")  # fmt: skip
+        _lose_udp("impair", "output", loss_percent)
         self.constrained = True
 
     def lose_incoming(self, loss_percent: int = 2) -> None:
         """The box's downlink loses ``loss_percent`` of its UDP packets, nothing more."""
-        _in_box("nft", "add", "table", "inet", "impair-in")
-        _in_box("nft", "add", "chain", "inet", "impair-in", "in",
-                "{ type filter hook input priority 0; }")  # fmt: skip
-        _in_box("nft", "add", "rule", "inet", "impair-in", "in", "iifname", "veth-b",
-                "meta", "l4proto", "udp", "numgen", "random", "mod", "100", "<",
-                str(loss_percent), "drop")  # fmt: skip
+        _lose_udp("impair-in", "input", loss_percent)
 
     def lift(self) -> None:
         if self.constrained:
