@@ -158,17 +158,13 @@ export class Call {
   async stats() {
     const out = [];
     for (const [peerId, entry] of this.peers) {
-      let video = 0, audio = 0, audioLost = 0;
+      let video = 0, audio = 0;
       (await entry.pc.getStats()).forEach((s) => {
         if (s.type === "inbound-rtp" && s.kind === "video") video += s.framesDecoded || 0;
-        if (s.type === "inbound-rtp" && s.kind === "audio") {
-          audio += s.packetsReceived || 0;
-          audioLost += s.packetsLost || 0;
-        }
+        if (s.type === "inbound-rtp" && s.kind === "audio") audio += s.packetsReceived || 0;
       });
       out.push({ peer_id: peerId, name: entry.label.textContent, video_frames_decoded: video,
-                 audio_packets_received: audio, audio_packets_lost: audioLost,
-                 state: entry.pc.connectionState });
+                 audio_packets_received: audio, state: entry.pc.connectionState });
     }
     return out;
   }

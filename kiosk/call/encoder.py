@@ -69,8 +69,7 @@ class SharedEncoder:
         self.resends = Resends()
         self._keyframe_wanted = True
         self._last_keyframe = 0.0
-        self.subscribers: set[EncodedVideoTrack] = set()
-        self.share: VideoShare[EncodedVideoTrack] = VideoShare()
+        self.share: VideoShare[EncodedVideoTrack] = VideoShare()  # the subscribers
         self.on_attach: Callable[[SharedEncoder], None] = lambda encoder: None
         self.frames_encoded = 0
         self.frames_from_camera = 0
@@ -93,9 +92,8 @@ class SharedEncoder:
             p for p, since in list(self._peer_since.items()) if now - since >= ESTIMATE_WARMUP_S
         }
 
-    def _estimates(self, now: float) -> list[int]:
-        """Each peer's latest estimate, once its receiver has warmed up."""
-        warm = self._warm(now)
+    def _estimates(self, warm: set[int]) -> list[int]:
+        """Each ``warm`` peer's latest estimate."""
         return [bitrate for peer, bitrate in list(self._peer_bitrates.items()) if peer in warm]
 
     def asked_again(self, peer: int, sequence_numbers: list[int], rtt: float | None) -> list[int]:
@@ -106,13 +104,12 @@ class SharedEncoder:
         self._peer_losses.setdefault(peer, LossCount()).add(now, sequence_numbers)
         return self.resends.due(now, peer, sequence_numbers, rtt, self.rate.bitrate)
 
-    def _loss(self, now: float) -> float:
+    def _loss(self, now: float, warm: set[int]) -> float:
         """The worst peer's fraction of the last second's packets lost; nothing from a
         handful of packets (a still picture), where one loss would read as a tenth."""
         sent = self._sent.packets(now)
         if sent < LOSS_MIN_PACKETS:
             return 0.0
-        warm = self._warm(now)
         counts = [loss.count(now) for peer, loss in list(self._peer_losses.items()) if peer in warm]
         return min(1.0, max(counts, default=0) / sent)
 
@@ -122,7 +119,7 @@ class SharedEncoder:
         if not warm <= self._counted:
             self.rate.new_receiver()
         self._counted = warm
-        target = self.rate.update(now, self._estimates(now), sent, self._loss(now))
+        target = self.rate.update(now, self._estimates(warm), sent, self._loss(now, warm))
         self._share(now)
         return target
 
@@ -140,21 +137,25 @@ class SharedEncoder:
 
     def estimated_bitrate(self) -> int | None:
         """The lowest of the receivers' estimates (REMB), bits/s; None before any."""
-        return min(self._estimates(time.monotonic()), default=None)
+        return min(self._estimates(self._warm(time.monotonic())), default=None)
 
     def loss(self) -> float:
         """The worst receiver's fraction of the last second's packets lost."""
-        return round(self._loss(time.monotonic()), 3)
+        now = time.monotonic()
+        return round(self._loss(now, self._warm(now)), 3)
+
+    @property
+    def subscribers(self) -> list[EncodedVideoTrack]:
+        """The tracks that receive this encoder's packets, paused or not."""
+        return self.share.joined()
 
     def _attach(self, track: EncodedVideoTrack) -> None:
-        self.subscribers.add(track)
         self.share.join(track)
         # a newcomer decodes nothing until a keyframe; aiortc receivers never ask for one
         self.request_keyframe()
         self.on_attach(self)
 
     def _detach(self, track: EncodedVideoTrack) -> None:
-        self.subscribers.discard(track)
         self.share.leave(track)
 
     def _share(self, now: float) -> None:
@@ -366,9 +367,9 @@ class SharedEncoder:
             track._offer(packets)
 
     def close(self) -> None:
-        for track in list(self.subscribers):
+        for track in self.subscribers:
             track._end()
-        self.subscribers.clear()
+            self.share.leave(track)
         self._context = None
 
 

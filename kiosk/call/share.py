@@ -31,6 +31,10 @@ class VideoShare(Generic[T]):
         self._joined.pop(who, None)
         self.paused.pop(who, None)
 
+    def joined(self) -> list[T]:
+        """Everybody, in the order they came (a copy: see `sent_to`)."""
+        return list(self._joined)
+
     def sent_to(self) -> list[T]:
         # list() copies in one step: join and leave run on the event loop, update on the
         # encoder's thread

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hal.interfaces import AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE
 from kiosk.call.ice import restrict_host_addresses
 from tests.browser import chromium, decoded_frames, join_as_guest, wait_for_video
 from tests.call.conftest import Room, make_room
@@ -29,7 +30,7 @@ KIOSK_ENV = {
     "KIOSK_FAKE_CAMERA_BUSY": "true",
 }  # fmt: skip
 SETTLE_S = 10.0
-AUDIO_PACKETS_S = 50  # Opus, 20 ms a packet
+AUDIO_PACKETS_S = AUDIO_SAMPLE_RATE // AUDIO_FRAME_SAMPLES  # one Opus frame a packet
 
 
 @contextlib.asynccontextmanager
