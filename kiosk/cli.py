@@ -118,6 +118,15 @@ def _enroll(settings: Settings, socket: Path, code: str, clinic_url: str | None)
     except EnrollmentError as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 1
+    if state.problem is not None:
+        # no daemon keeps it in memory: an unsaved credential would be lost at exit
+        print(
+            f"kiosk: enrolled as {credential.device_id}, but cannot save the credential "
+            f"({state.problem.path}: {state.problem.reason}); free the state directory "
+            "and enroll with a new code",
+            file=sys.stderr,
+        )
+        return 1
     print(json.dumps({"device_id": credential.device_id, "clinic_id": credential.clinic_id}))
     return 0
 
@@ -142,6 +151,9 @@ def _human_status(status: dict[str, Any]) -> str:
         lines.append(f"uplink:      {status['uplink']} ({why})")
     if status.get("turn_problem"):
         lines.append(f"TURN:        {status['turn_problem']}")
+    if status.get("storage_problem"):
+        problem = status["storage_problem"]
+        lines.append(f"storage:     cannot write {problem['path']} ({problem['reason']})")
     if status.get("echo_cancellation"):
         lines.append(f"echo canc.:  {status['echo_cancellation']}")
     lines.append(f"peers:       {len(status['peers'])}")

@@ -18,8 +18,9 @@ import aiohttp
 from aiohttp import web
 
 from kiosk.daemon import Daemon
-from kiosk.errors import ControlError
+from kiosk.errors import ControlBusyError, ControlError
 from kiosk.management.enroll import EnrollmentError
+from kiosk.management.persist import describe
 
 log = logging.getLogger(__name__)
 
@@ -111,18 +112,41 @@ class ControlServer:
         self._app.router.add_post("/fake/{part}/{action}", _fault)
         self._runner = web.AppRunner(self._app, handle_signals=False)
 
+    @property
+    def path(self) -> Path:
+        return self._path
+
     async def start(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         _remove_stale_socket(self._path)
         await self._runner.setup()
-        site = web.UnixSite(self._runner, str(self._path))
         try:
+            self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            site = web.UnixSite(self._runner, str(self._path))
             await site.start()
+            os.chmod(self._path, 0o660)
         except OSError as exc:
             await self._runner.cleanup()
-            raise ControlError(f"cannot listen on {self._path}: {exc}") from exc
-        os.chmod(self._path, 0o660)
+            self._runner = web.AppRunner(self._app, handle_signals=False)
+            raise ControlError(f"cannot listen on {self._path}: {describe(exc)}") from exc
         log.info("control socket %s", self._path)
+
+    async def start_first(self, candidates: list[Path]) -> None:
+        """Listen on the first of ``candidates`` that works (the runtime directory, then
+        the state directory); ControlBusyError if another daemon has one."""
+        failures = []
+        for path in candidates:
+            self._path = path
+            try:
+                await self.start()
+            except ControlBusyError:
+                raise
+            except ControlError as exc:
+                failures.append(str(exc))
+                continue
+            for failure in failures:
+                log.warning("%s; using %s instead", failure, path)
+            return
+        raise ControlError("; ".join(failures))
 
     async def stop(self) -> None:
         await self._runner.cleanup()
@@ -137,11 +161,13 @@ def _remove_stale_socket(path: Path) -> None:
     try:
         probe.connect(str(path))
     except (ConnectionRefusedError, FileNotFoundError):
-        path.unlink(missing_ok=True)  # left over by a daemon that died
+        # left over by a daemon that died (a read-only directory keeps it: start says so)
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
         return
     finally:
         probe.close()
-    raise ControlError(f"another kiosk daemon is running on {path}")
+    raise ControlBusyError(f"another kiosk daemon is running on {path}")
 
 
 async def request(

@@ -266,10 +266,12 @@ class Daemon:
         """Log every peripheral health change and an uplink too thin for the call; the
         error LED shows a degraded box."""
         previous, uplink = self.hal.health(), self.engine.uplink_state()
+        storage = self.storage_problem()
         self.dispatch(PeripheralsChanged(self._degraded()))
         while True:
             await asyncio.sleep(period)
             current, now_uplink = self.hal.health(), self.engine.uplink_state()
+            now_storage = self.storage_problem()
             for name, health in current.items():
                 if health != previous.get(name):
                     log.warning(
@@ -280,13 +282,20 @@ class Daemon:
                     )
             if now_uplink != uplink:
                 log.warning("uplink: %s", now_uplink)
-            if current != previous or now_uplink != uplink:
+            if current != previous or now_uplink != uplink or now_storage != storage:
                 self.dispatch(PeripheralsChanged(self._degraded()))
-            previous, uplink = current, now_uplink
+            previous, uplink, storage = current, now_uplink, now_storage
+
+    def storage_problem(self) -> dict[str, str] | None:
+        """The state file that cannot be written, and why (the error LED is on)."""
+        problem = self.manager.storage_problem if self.manager else None
+        return problem.to_json() if problem else None
 
     def _degraded(self) -> bool:
-        return self.engine.uplink_state() != "ok" or any(
-            h.state is not HealthState.OK for h in self.hal.health().values()
+        return (
+            self.engine.uplink_state() != "ok"
+            or self.storage_problem() is not None
+            or any(h.state is not HealthState.OK for h in self.hal.health().values())
         )
 
     def journal_fields(self) -> dict[str, str]:
@@ -312,6 +321,9 @@ class Daemon:
             text += "; not working: " + ", ".join(bad)
         if self.engine.uplink_state() != "ok":
             text += "; uplink too thin for this call"
+        storage = self.storage_problem()
+        if storage:
+            text += f"; cannot write {storage['path']} ({storage['reason']})"
         return text
 
     def status(self) -> dict[str, Any]:
@@ -331,6 +343,7 @@ class Daemon:
             "clinic_connected": bool(manager and manager.connected),
             "config_version": manager.config_version if manager else None,
             "config_error": manager.config_error if manager else None,
+            "storage_problem": self.storage_problem(),
             "peripherals": {name: h.state.value for name, h in health.items()},
             "peripheral_problems": {n: h.reason for n, h in health.items() if h.reason},
             "peers": self.engine.peers(),

@@ -21,3 +21,7 @@ class InvalidTransitionError(KioskError, RuntimeError):
 
 class ControlError(KioskError, ConnectionError):
     """The local control socket could not be reached or answered with an error."""
+
+
+class ControlBusyError(ControlError):
+    """Another daemon already listens on the control socket."""

@@ -17,7 +17,7 @@ from kiosk.call.ice import resolve, restrict_host_addresses
 from kiosk.config import Settings
 from kiosk.control import ControlServer
 from kiosk.daemon import Daemon
-from kiosk.errors import ControlError
+from kiosk.errors import ControlBusyError, ControlError
 from kiosk.logs import StatusLineHandler
 from kiosk.management.backoff import Backoff
 from kiosk.management.fallback import LanFallback
@@ -78,11 +78,16 @@ async def _run(
         stack.push_async_callback(manager.fallback.stop_hosting)
         control = ControlServer(settings.control_socket_path, daemon)
         try:
-            await control.start()
-        except ControlError as exc:
+            await control.start_first(settings.control_socket_candidates())
+        except ControlBusyError as exc:
             log.error("control socket: %s", exc)
             return EXIT_FAILURE
-        stack.push_async_callback(control.stop)
+        except ControlError as exc:
+            # a degraded box, not a dead one: buttons and calls work without the socket
+            log.error("control socket: %s; `kiosk status` and `kiosk press` cannot reach "
+                      "this daemon", exc)  # fmt: skip
+        else:
+            stack.push_async_callback(control.stop)
         notifier = Notifier()
         daemon.observe(lambda: notifier.status(daemon.human_status()))
         if status_line is not None:
@@ -101,6 +106,7 @@ async def _run(
                 tasks.create_task(daemon.watch_health(), name="health"),
                 tasks.create_task(hal.keep_parts_open(), name="hot-plug"),
                 tasks.create_task(manager.run(), name="management"),
+                tasks.create_task(state.files.keep_writing(), name="state-writer"),
             ]
             interval = notifier.watchdog_interval()
             if interval is not None:

@@ -25,7 +25,9 @@ async function loadDevices() {
     return el("tr", { "data-device": d.device_id },
       el("td", {}, el("a", { href: "#", onclick: (e) => { e.preventDefault(); edit(d); } }, d.name)),
       el("td", { class: "online" }, d.enrolled ? (d.online ? "online" : "offline") : "not enrolled"),
-      el("td", {}, state + (s.config_error ? ` · config refused: ${s.config_error}` : "")),
+      el("td", {}, state + (s.config_error ? ` · config refused: ${s.config_error}` : "") +
+        (s.storage_problem ? ` · storage problem: cannot write ${s.storage_problem.path}` +
+          ` (${s.storage_problem.reason})` : "")),
       el("td", {}, peripherals),
       el("td", {}, s.software_version || ""),
       el("td", {}, ago(d.last_seen)));

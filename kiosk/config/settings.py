@@ -34,6 +34,7 @@ from kiosk.errors import SettingsError
 
 DEFAULT_CONFIG_FILE = Path("/etc/kiosk/kiosk.toml")
 ENV_PREFIX = "KIOSK_"
+SOCKET_NAME = "control.sock"
 
 PinName = int | str
 
@@ -75,7 +76,14 @@ class Settings(BaseSettings):
         Path.home() / ".local/state/kiosk", description="credential, cached config, sockets"
     )
     control_socket: Path | None = Field(
-        None, description="Unix socket of `kiosk press`/`status` (default STATE_DIR/control.sock)"
+        None,
+        description="Unix socket of `kiosk press`/`status` (default: in runtime_dir when it "
+        "exists, else STATE_DIR/control.sock)",
+    )
+    runtime_dir: Path = Field(
+        Path("/run/kiosk"),
+        description="the unit's RuntimeDirectory: the control socket lives here when it "
+        "exists, so a read-only state directory does not take it away",
     )
     enrollment_file: Path | None = Field(
         Path("/boot/firmware/kiosk-enroll.toml"),
@@ -195,7 +203,20 @@ class Settings(BaseSettings):
 
     @property
     def control_socket_path(self) -> Path:
-        return self.control_socket or self.state_dir / "control.sock"
+        """Where `kiosk status` asks: the candidate a daemon listens on, else the first."""
+        candidates = self.control_socket_candidates()
+        return next((path for path in candidates if path.exists()), candidates[0])
+
+    def control_socket_candidates(self) -> list[Path]:
+        """The runtime directory's socket (when it is there, or ours to make), then the
+        state directory's: the daemon takes the first it can listen on."""
+        if self.control_socket is not None:
+            return [self.control_socket]
+        runtime = self.runtime_dir / SOCKET_NAME
+        state = self.state_dir / SOCKET_NAME
+        if runtime.exists() or (self.runtime_dir.is_dir() and os.access(self.runtime_dir, os.W_OK)):
+            return [runtime, state]
+        return [state]
 
     def hal_config(self) -> hal_pkg.HalConfig:
         return hal_pkg.HalConfig(

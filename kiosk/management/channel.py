@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 # WebSocket pings: a clinic that vanished without closing the socket (a dead link, a
 # crashed host) is noticed within 1.5 intervals, and the LAN fallback takes over
 HEARTBEAT_S = 3.0
+# a clinic that accepts and then drops the channel is not hammered: the backoff starts
+# over only once a connection has stayed up this long
+HEALTHY_AFTER_S = 30.0
 
 
 class ChannelHandler(Protocol):
@@ -63,6 +66,7 @@ class ChannelClient:
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._reconnect = asyncio.Event()
         self._wake = asyncio.Event()
+        self.healthy_after_s = HEALTHY_AFTER_S
 
     @property
     def url(self) -> str:
@@ -83,6 +87,8 @@ class ChannelClient:
                     return
                 except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                     log.info("clinic channel: %s", exc or type(exc).__name__)
+                except Exception:  # a bug here must not end management: log it, go on
+                    log.exception("clinic channel failed")
                 self._handler.on_connection(False)
                 delay = self._backoff.next_delay()
                 log.info("reconnecting to the clinic in %.1f s", delay)
@@ -107,7 +113,7 @@ class ChannelClient:
                 raise Revoked("the clinic does not know this device's token") from exc
             raise
         self._ws = ws
-        self._backoff.reset()
+        healthy = asyncio.get_running_loop().call_later(self.healthy_after_s, self._backoff.reset)
         self._reconnect.clear()
         self._handler.on_connection(True)
         log.info("connected to the clinic at %s", self._credential.clinic_url)
@@ -121,6 +127,7 @@ class ChannelClient:
                     beats.cancel()
                     watcher.cancel()
         finally:
+            healthy.cancel()
             self._ws = None
             await ws.close()
         if ws.close_code == CLOSE_REVOKED:
@@ -148,15 +155,25 @@ class ChannelClient:
                 continue
             kind = data.get("type") if isinstance(data, dict) else None
             if kind == "config":
-                await self._handler.on_config(
-                    int(data.get("config_version", 0)), data.get("config"), data.get("fallback")
-                )
+                try:
+                    await self._handler.on_config(
+                        int(data["config_version"]), data["config"], data.get("fallback")
+                    )
+                except Exception as exc:  # one bad message must not drop the channel
+                    log.exception("config message not applied (%s)", type(exc).__name__)
             elif kind == "command":
-                command_id, action = str(data.get("command_id")), str(data.get("action"))
-                ok, message = await self._handler.on_command(command_id, action)
-                result = {"type": "command_result", "command_id": command_id, "ok": ok}
-                if message:
-                    result["message"] = message
-                await self.send(result)
+                await self._command(data)
             elif kind == "error":
                 log.warning("clinic says: %s", data.get("message"))
+
+    async def _command(self, data: dict[str, Any]) -> None:
+        command_id, action = str(data.get("command_id")), str(data.get("action"))
+        try:
+            ok, message = await self._handler.on_command(command_id, action)
+        except Exception as exc:  # answered, and the channel stays up
+            log.exception("command %s (%s) failed", command_id, action)
+            ok, message = False, f"{type(exc).__name__}: {exc}"[:2000]
+        result: dict[str, Any] = {"type": "command_result", "command_id": command_id, "ok": ok}
+        if message:
+            result["message"] = message
+        await self.send(result)

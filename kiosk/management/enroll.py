@@ -14,7 +14,6 @@ from pydantic import SecretStr
 from kiosk.errors import KioskError
 from kiosk.management import hardware
 from kiosk.management.backoff import Backoff
-from kiosk.management.files import write_atomically
 from kiosk.management.state import Credential, DeviceState
 from kiosk.version import SOFTWARE_VERSION
 
@@ -84,7 +83,7 @@ async def enroll_from_file(path: Path, state: DeviceState, backoff: Backoff) -> 
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError) as exc:
         reason = f'{path} must hold code = "..." and clinic_url = "...": {exc}'
         log.error("first-boot enrollment: %s", reason)
-        await _note(error_note, reason)
+        await _note(state, error_note, reason)
         return None
     if found is None:
         return None
@@ -95,26 +94,23 @@ async def enroll_from_file(path: Path, state: DeviceState, backoff: Backoff) -> 
         except ClinicNotAnsweringError as exc:
             delay = backoff.next_delay()
             log.warning("first-boot enrollment: %s; asking again in %.0f s", exc, delay)
-            await _note(error_note, f"{exc} (still trying)")
+            await _note(state, error_note, f"{exc} (still trying)")
             await asyncio.sleep(delay)
             enrolled = await asyncio.to_thread(state.credential)
             if enrolled is not None:  # by hand (`kiosk enroll`) meanwhile
                 return enrolled
         except EnrollmentError as exc:
             log.error("first-boot enrollment failed: %s", exc)
-            await _note(error_note, str(exc))
+            await _note(state, error_note, str(exc))
             return None
         else:
             backoff.reset()
-            await asyncio.to_thread(_remove, path, error_note)
+            await asyncio.to_thread(_remove, state, path, error_note)
             return credential
 
 
-async def _note(path: Path, reason: str) -> None:
-    try:
-        await asyncio.to_thread(write_atomically, path, (reason + "\n").encode())
-    except OSError as exc:  # a read-only boot partition: the log has it
-        log.warning("cannot write %s: %s", path, exc)
+async def _note(state: DeviceState, path: Path, reason: str) -> None:
+    await asyncio.to_thread(state.files.write, path, (reason + "\n").encode(), 0o644)
 
 
 def _read_enrollment_file(path: Path) -> tuple[str, str] | None:
@@ -124,6 +120,6 @@ def _read_enrollment_file(path: Path) -> tuple[str, str] | None:
     return str(data["code"]), str(data["clinic_url"])
 
 
-def _remove(*paths: Path) -> None:
+def _remove(state: DeviceState, *paths: Path) -> None:
     for path in paths:
-        path.unlink(missing_ok=True)
+        state.files.delete(path)

@@ -26,6 +26,7 @@ from kiosk.management.backoff import Backoff
 from kiosk.management.channel import ChannelClient
 from kiosk.management.enroll import enroll, enroll_from_file
 from kiosk.management.fallback import LanFallback
+from kiosk.management.persist import StorageProblem
 from kiosk.management.state import Credential, DeviceState
 from kiosk.signalling.channel import FallbackGrant
 from kiosk.signalling.device_config import DeviceConfig
@@ -85,31 +86,52 @@ class Manager:
         if cached is not None:
             await self._apply(cached.version, cached.config, None)
 
+    @property
+    def storage_problem(self) -> StorageProblem | None:
+        return self._state.problem
+
     async def run(self) -> None:
-        """Until cancelled: enrolled, connected, and again after a revocation."""
+        """Until cancelled: enrolled, connected, and again after a revocation.
+
+        Whatever goes wrong in here is logged and tried again: management failing must
+        not take the box (and a call it may be in) down with it.
+        """
+        retry = Backoff(initial_s=1.0, cap_s=60.0)
         while True:
-            credential = self.credential
-            if credential is None:
-                credential = await asyncio.to_thread(self._state.credential)
-                if credential is None and self._enrollment_file is not None:
-                    credential = await enroll_from_file(
-                        self._enrollment_file, self._state, self._backoff
-                    )
-                if credential is None:
-                    log.info("not enrolled: `kiosk enroll CODE --clinic-url URL` enrolls this box")
-                    self._enrolled.clear()
-                    await self._enrolled.wait()
-                    continue
-                await self._restore(credential)
-            self._channel = ChannelClient(credential, self, self._backoff)
             try:
-                await self._channel.run()  # returns only when revoked
-            finally:
-                self._channel = None
-            await self.fallback.forget()
-            await asyncio.to_thread(self._state.forget)
-            self.credential, self.config, self.config_version = None, None, None
-            self._daemon.dispatch(Unenrolled("revoked by the clinic"))
+                await self._run_once()
+            except Exception:
+                delay = retry.next_delay()
+                log.exception("management failed; starting it again in %.0f s", delay)
+                self.connected = False
+                await asyncio.sleep(delay)
+            else:
+                retry.reset()
+
+    async def _run_once(self) -> None:
+        """Enroll if needed, then hold the channel until revoked."""
+        credential = self.credential
+        if credential is None:
+            credential = await asyncio.to_thread(self._state.credential)
+            if credential is None and self._enrollment_file is not None:
+                credential = await enroll_from_file(
+                    self._enrollment_file, self._state, self._backoff
+                )
+            if credential is None:
+                log.info("not enrolled: `kiosk enroll CODE --clinic-url URL` enrolls this box")
+                self._enrolled.clear()
+                await self._enrolled.wait()
+                return
+            await self._restore(credential)
+        self._channel = ChannelClient(credential, self, self._backoff)
+        try:
+            await self._channel.run()  # returns only when revoked
+        finally:
+            self._channel = None
+        await self.fallback.forget()
+        await asyncio.to_thread(self._state.forget)
+        self.credential, self.config, self.config_version = None, None, None
+        self._daemon.dispatch(Unenrolled("revoked by the clinic"))
 
     async def enroll(self, clinic_url: str, code: str) -> Credential:
         """`kiosk enroll` while the daemon runs."""
@@ -139,8 +161,9 @@ class Manager:
             log.error("rejected config version %d: %s", version, self.config_error)
             return
         self.config_error = None
-        await asyncio.to_thread(self._state.save_config, version, config.model_dump(mode="json"))
+        # in force first: a card that cannot take it must not keep it from the box
         await self._apply(version, config, grant)
+        await asyncio.to_thread(self._state.save_config, version, config.model_dump(mode="json"))
 
     async def _apply(self, version: int, config: DeviceConfig, grant: FallbackGrant | None) -> None:
         assert self.credential is not None
@@ -196,6 +219,8 @@ class Manager:
             beat["cpu_temp_c"] = temp
         if self.config_error:
             beat["config_error"] = self.config_error
+        if status["storage_problem"]:
+            beat["storage_problem"] = status["storage_problem"]
         if status["uplink"] != "ok":
             beat["uplink"] = status["uplink"]
         if status["turn_problem"]:

@@ -65,6 +65,13 @@ class FallbackGrant(_Msg):
     revoked: list[str] = Field(default_factory=list)  # devices hosts must refuse offline
 
 
+class StorageReport(_Msg):
+    """A state file the device cannot write (full or read-only card), and why."""
+
+    path: str = Field(max_length=4096)
+    reason: str = Field(max_length=500)
+
+
 class Heartbeat(_Msg):
     type: Literal["heartbeat"]
     state: Literal["idle", "joining", "in_call", "leaving", "error", "not_enrolled"]
@@ -76,6 +83,7 @@ class Heartbeat(_Msg):
     cpu_temp_c: float | None = None
     config_version: int | None = None
     config_error: str | None = Field(None, max_length=2000)
+    storage_problem: StorageReport | None = None
     fallback: FallbackReport | None = None
     signalling_switches: list[SignallingSwitch] = Field(default_factory=list, max_length=50)
 
