@@ -62,9 +62,8 @@ async def enrolled_box(
         {"KIOSK_ENROLLMENT_FILE": str(state_dir.parent / "no-enrollment-file"), **(env or {})},
     )
     box = EnrolledBox(server, clinic, created["device_id"], proc)
-    changes: dict[str, Any] = {
-        "buttons": {"1": {"action": "join", "room_id": clinic.meeting_room}, "3": {"action": "leave"}}
-    }
+    buttons = {"1": {"action": "join", "room_id": clinic.meeting_room}, "3": {"action": "leave"}}
+    changes: dict[str, Any] = {"buttons": buttons}
     if fallback:
         changes["fallback"] = {"enabled": True, "hosts": [], "port": 8765}
     await box.put_config(**changes)

@@ -116,7 +116,8 @@ async def test_a_message_that_breaks_its_handler_is_answered_and_the_channel_sta
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    assert results[0]["command_id"] == "c1" and results[0]["ok"] is False
+    assert results[0]["command_id"] == "c1"
+    assert results[0]["ok"] is False
     assert "RuntimeError: boom" in results[0]["message"]
     assert results[1] == {"type": "command_result", "command_id": "c2", "ok": True,
                           "message": "did mute"}  # fmt: skip

@@ -62,7 +62,7 @@ async def box(
 
 
 async def _exists(path: Path) -> bool:
-    return path.exists()
+    return await asyncio.to_thread(path.exists)
 
 
 CREDENTIAL_CASES = {
@@ -112,7 +112,8 @@ async def test_a_corrupt_credential_is_an_unenrolled_box_said_at_error(
     assert code == 0
     errors = _error_lines(err)
     assert len(errors) == 1, err
-    assert str(path) in errors[0] and "not enrolled" in errors[0]
+    assert str(path) in errors[0]
+    assert "not enrolled" in errors[0]
     assert len(_moved_aside(path)) == 1
     assert not path.exists()
 
@@ -136,7 +137,8 @@ async def test_a_corrupt_state_file_is_moved_aside_and_the_box_is_idle(
     assert code == 0
     errors = _error_lines(err)
     assert len(errors) == 1, err
-    assert str(path) in errors[0] and "corrupt" in errors[0]
+    assert str(path) in errors[0]
+    assert "corrupt" in errors[0]
     aside = _moved_aside(path)
     assert len(aside) == 1
     if aside[0].is_dir():

@@ -63,7 +63,7 @@ class BackgroundClinic:
 
 
 async def _all_exist(state_dir: Path) -> bool:
-    return all((state_dir / name).exists() for name in FILES)
+    return all([await asyncio.to_thread((state_dir / name).exists) for name in FILES])
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,8 @@ async def _answers_promptly(kiosk: KioskProcess) -> None:
         async with asyncio.timeout(STATUS_WITHIN_S):
             status = await kiosk.status()
         assert status["state"] in ("not_enrolled", "idle", "error")
-        assert kiosk.proc is not None and kiosk.proc.poll() is None
+        assert kiosk.proc is not None
+        assert kiosk.proc.poll() is None
         await asyncio.sleep(0.25)
 
 

@@ -107,7 +107,9 @@ async def test_a_full_card_keeps_the_box_running_with_the_new_config_in_force(
         code, err, _ = await asyncio.to_thread(kiosk.stop)
     assert code == 0, err
     errors = [line for line in err.splitlines() if " ERROR " in line]
-    assert len(errors) == 1 and "ENOSPC" in errors[0] and "device-config.json" in errors[0]
+    assert len(errors) == 1
+    assert "ENOSPC" in errors[0]
+    assert "device-config.json" in errors[0]
 
 
 async def test_a_read_only_card_is_a_degraded_box_not_a_dead_one(
@@ -176,7 +178,8 @@ def test_every_state_write_survives_an_injected_error(
     assert state.problem is not None
     assert state.problem.reason.startswith(errno.errorcode[number])
     cached = state.config()
-    assert cached is not None and cached.version == 8  # what was received is in force
+    assert cached is not None
+    assert cached.version == 8
     assert public_key_pem(state.device_key().public_key()) == public_key_pem(key.public_key())
     errors = [r.getMessage() for r in caplog.records]
     assert len(errors) == 2  # one line per file
@@ -205,5 +208,7 @@ def test_an_unreadable_state_file_reads_as_missing_and_is_moved_aside(
     caplog.set_level(logging.ERROR, logger="kiosk.management.persist")
     assert DeviceState(tmp_path).credential() is None
     [line] = [r.getMessage() for r in caplog.records]
-    assert str(path) in line and "EIO" in line and "not enrolled" in line
+    assert str(path) in line
+    assert "EIO" in line
+    assert "not enrolled" in line
     assert list(tmp_path.glob("credential.json.corrupt-*"))
