@@ -63,7 +63,13 @@ def build_app(
     app.add_routes(rooms.routes)
     app.add_routes(waiting.routes)
     ice_servers = (ice or IceConfig()).ice_servers
-    add_signalling(app, Hub(keys.verify_join, ice_servers=ice_servers, listener=consultations))
+    hub = Hub(
+        keys.verify_join,
+        ice_servers=ice_servers,
+        listener=consultations,
+        resume_secret=keys.resume_secret,
+    )
+    add_signalling(app, hub)
     for path, filename in PAGES.items():
         app.router.add_get(path, _page_handler(filename))
     app.router.add_static("/static", STATIC)

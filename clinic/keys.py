@@ -6,7 +6,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clinic.errors import NotFoundError
 from clinic.storage import Storage
-from kiosk.signalling import tokens
+from kiosk.signalling import resume, tokens
 from kiosk.signalling.messages import Role
 from kiosk.signalling.tokens import JoinClaims, TokenError
 
@@ -24,6 +24,10 @@ class ClinicKeys:
                 raise NotFoundError(f"no clinic {clinic_id}")
             key = self._keys[clinic_id] = tokens.load_private_key(pem)
         return key
+
+    async def resume_secret(self, claims: JoinClaims) -> bytes:
+        """For the hub: resume keys outlive a restart, as the clinic's key does."""
+        return resume.secret_of(await self.private_key(claims.clinic_id))
 
     async def public_key_pem(self, clinic_id: str) -> str:
         return tokens.public_key_pem((await self.private_key(clinic_id)).public_key())

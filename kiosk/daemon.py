@@ -39,7 +39,7 @@ from kiosk.errors import InvalidTransitionError
 from kiosk.management.clinic_api import ClinicApi, ClinicApiError, ClinicUnreachableError
 from kiosk.management.fallback import FallbackUnavailableError
 from kiosk.management.route import Route, SignallingMode
-from kiosk.signalling.client import JoinError
+from kiosk.signalling.client import JoinError, SignallingClient
 from kiosk.timers import Timers
 from kiosk.version import SOFTWARE_VERSION
 
@@ -178,7 +178,11 @@ class Daemon:
             async for route, grant in self._grants(manager, room_id):
                 try:
                     joined = await self.engine.join(
-                        grant, manager.config.name, manager.config.video, manager.config.audio
+                        grant,
+                        manager.config.name,
+                        manager.config.video,
+                        manager.config.audio,
+                        rejoin=self._rejoin,
                     )
                 except JoinError as exc:
                     if exc.code not in UNREACHABLE:
@@ -196,14 +200,37 @@ class Daemon:
             return
         self.dispatch(JoinSucceeded(joined))
 
+    async def _rejoin(self, resume: dict[str, str]) -> tuple[SignallingClient, dict[str, Any]]:
+        """The running call lost its signalling: the same room again, through the clinic or
+        the LAN, whichever answers (PROTOCOL.md section 6 resume). Raises until one does."""
+        manager, call = self.manager, self.engine.call
+        if manager is None or manager.credential is None or manager.config is None:
+            raise ClinicApiError("not enrolled")
+        if call is None:
+            raise JoinError("closed", "the call has ended")
+        failure: Exception | None = None
+        # the clinic may be back before the channel notices: always ask it first
+        async for route, grant in self._grants(manager, call.room_id, cloud_first=True):
+            client = SignallingClient(self.engine.http(), str(grant["signal_url"]))
+            try:
+                joined = await client.join(str(grant["token"]), manager.config.name, resume)
+            except JoinError as exc:
+                failure = exc
+                continue
+            if self._call_route != route:
+                self._call_route = route
+                self.refresh_signalling(f"the call rejoined over {route} signalling")
+            return client, joined
+        raise failure or JoinError("unreachable", "no signalling server answered")
+
     async def _grants(
-        self, manager: Manager, room_id: str | None
+        self, manager: Manager, room_id: str | None, cloud_first: bool = False
     ) -> AsyncIterator[tuple[Route, dict[str, Any]]]:
         """Join grants to try in order: the clinic's, then (if it is gone) the LAN's."""
         assert manager.credential is not None
         assert manager.config is not None
         fallback = manager.fallback
-        if self.signalling.current == "cloud":
+        if self.signalling.current == "cloud" or cloud_first:
             api = ClinicApi(manager.credential, self.engine.http())
             try:
                 if room_id is None:

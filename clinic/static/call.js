@@ -3,6 +3,9 @@
 import { el } from "/static/api.js";
 
 const GATHER_TIMEOUT_MS = 3000;
+const PING_MS = 3000; // a hub closes a session it has not heard from for 10 s
+const RECONNECT_MIN_MS = 250;
+const RECONNECT_MAX_MS = 4000;
 
 export class Call {
   constructor(container, { onEnd, aloneText = "Waiting for others to join…" } = {}) {
@@ -15,15 +18,44 @@ export class Call {
     this.ws = null;
   }
 
-  async join({ token, signal_url }, name) {
+  // `refresh` gives a fresh grant for a rejoin after the signalling socket dropped
+  // (PROTOCOL.md section 6); without it the first grant is used again.
+  async join(grant, name, { refresh } = {}) {
     this.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
     this.render(name);
     this.addTile("local", `${name} (you)`, this.stream, true);
-    this.ws = new WebSocket(signal_url);
-    this.ws.onopen = () => this.send({ type: "join", token, name });
-    this.ws.onmessage = (event) => this.onMessage(JSON.parse(event.data));
-    this.ws.onclose = () => this.status("Disconnected");
-    this.keepalive = setInterval(() => this.send({ type: "ping" }), 20000);
+    this.name = name;
+    this.refresh = refresh || (async () => grant);
+    this.ended = false;
+    this.connect(grant, null);
+    this.keepalive = setInterval(() => this.send({ type: "ping" }), PING_MS);
+  }
+
+  connect({ token, signal_url }, resume) {
+    const ws = new WebSocket(signal_url);
+    this.ws = ws;
+    ws.onopen = () => this.send(resume ? { type: "join", token, name: this.name, resume }
+                                       : { type: "join", token, name: this.name });
+    ws.onmessage = (event) => this.onMessage(JSON.parse(event.data));
+    ws.onclose = () => { if (this.ws === ws && !this.ended) this.reconnect(); };
+  }
+
+  // The call goes on peer to peer; signalling comes back with the same peer id.
+  async reconnect(delay = RECONNECT_MIN_MS) {
+    this.status("Reconnecting…");
+    this.ws = null;
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    if (this.ended) return;
+    try {
+      const grant = await this.refresh();
+      this.connect(grant, this.peerId ? { peer_id: this.peerId, resume_key: this.resumeKey } : null);
+    } catch (e) {
+      this.reconnect(Math.min(delay * 2, RECONNECT_MAX_MS));
+    }
+  }
+
+  live(entry) {
+    return entry && ["new", "connecting", "connected"].includes(entry.pc.connectionState);
   }
 
   send(message) {
@@ -32,12 +64,21 @@ export class Call {
 
   async onMessage(msg) {
     switch (msg.type) {
-      case "joined":
+      case "joined": {
+        const rejoined = this.peerId !== undefined;
         this.peerId = msg.peer_id;
+        this.resumeKey = msg.resume_key;
         this.iceServers = msg.ice_servers || [];
-        this.status(msg.peers.length ? "Connecting…" : this.aloneText);
-        for (const peer of msg.peers) await this.offerTo(peer);
+        const kept = msg.peers.filter((peer) => this.live(this.peers.get(peer.peer_id)));
+        if (rejoined) this.status(kept.length ? "In call" : "Connecting…");
+        else this.status(msg.peers.length ? "Connecting…" : this.aloneText);
+        for (const peer of msg.peers) {
+          if (kept.includes(peer)) continue; // media never stopped: no new offer
+          this.drop(peer.peer_id);
+          await this.offerTo(peer);
+        }
         break;
+      }
       case "peer_joined":
         this.ensurePeer(msg.peer);
         this.status("Connecting…");
@@ -144,6 +185,7 @@ export class Call {
   status(text) { if (this.statusLine) this.statusLine.textContent = text; }
 
   leave() {
+    this.ended = true;
     this.send({ type: "leave" });
     clearInterval(this.keepalive);
     for (const id of [...this.peers.keys()]) this.drop(id);

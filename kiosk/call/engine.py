@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -19,6 +20,7 @@ from kiosk.call.peer import PeerLink
 from kiosk.call.turn import check_all
 from kiosk.call.video import VideoPipeline
 from kiosk.call.video_source import VideoSource
+from kiosk.management.backoff import Backoff
 from kiosk.memory import release_free_memory
 from kiosk.signalling.client import JoinError, SignallingClient
 from kiosk.signalling.device_config import AudioConfig, VideoConfig
@@ -29,6 +31,10 @@ CONNECT_TIMEOUT_S = 2.0
 
 SILENCE_S = 10.0  # no media from a peer this long: its connection is dead
 LIVENESS_PERIOD_S = 1.0
+
+# Signs the box in again after its signalling socket dropped (PROTOCOL.md section 6
+# resume): takes {peer_id, resume_key}, gives the new connection and its `joined`.
+Rejoin = Callable[[dict[str, str]], Awaitable[tuple[SignallingClient, dict[str, Any]]]]
 
 
 class Call:
@@ -44,9 +50,13 @@ class Call:
         muted: bool,
         camera_enabled: bool,
         echo: EchoCanceller,
+        rejoin: Rejoin | None = None,
     ) -> None:
         self.room_id = str(joined["room_id"])
         self.peer_id = str(joined["peer_id"])
+        self.resume_key: str | None = joined.get("resume_key")
+        self._rejoin = rejoin
+        self.rejoins = 0
         self.ice_servers: list[dict[str, Any]] = list(joined.get("ice_servers") or [])
         self._signalling = signalling
         self._codec = video.codec
@@ -64,6 +74,8 @@ class Call:
         self.links: dict[str, PeerLink] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._initial = list(joined.get("peers") or [])
+        # who the hub says is in the room: a dead link to anyone else is not rebuilt
+        self.present = {str(peer["peer_id"]) for peer in self._initial}
         self.signalling_up = True
 
     def start(self) -> None:
@@ -114,20 +126,70 @@ class Call:
         for peer in self._initial:  # the newcomer offers to everyone already there
             await self._offer_to(peer)
         names: dict[str, dict[str, Any]] = {}
-        async for message in self._signalling.messages():
+        while True:
+            async for message in self._signalling.messages():
+                try:
+                    await self._handle(message, names)
+                except (ValueError, KeyError, ConnectionError) as exc:
+                    log.warning("signalling message %s not handled: %s", message.get("type"), exc)
+            # media is peer to peer: the call goes on without signalling
+            self.signalling_up = False
+            if self._rejoin is None:
+                log.warning("signalling closed; the call continues with the peers connected now")
+                return
+            log.warning("signalling closed; the call goes on peer to peer while it rejoins")
+            await self._resume(names)
+
+    async def _resume(self, names: dict[str, dict[str, Any]]) -> None:
+        """Rejoin the same room as soon as a server answers; keep every live link."""
+        assert self._rejoin is not None
+        backoff = Backoff(initial_s=0.25, cap_s=2.0)
+        while True:
+            wanted = {"peer_id": self.peer_id, "resume_key": self.resume_key or ""}
             try:
-                await self._handle(message, names)
-            except (ValueError, KeyError, ConnectionError) as exc:
-                log.warning("signalling message %s not handled: %s", message.get("type"), exc)
-        # media is peer to peer: the call goes on without signalling
-        self.signalling_up = False
-        log.warning("signalling closed; the call continues with the peers connected now")
+                client, joined = await self._rejoin(wanted)
+            except Exception as exc:  # any failure: the server is not back yet
+                delay = backoff.next_delay()
+                log.info("rejoin of %s failed (%s); again in %.1f s", self.room_id, exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            break
+        old, self._signalling = self._signalling, client
+        await old.close()
+        resumed = joined["peer_id"] == self.peer_id
+        self.peer_id, self.resume_key = str(joined["peer_id"]), joined.get("resume_key")
+        self.rejoins += 1
+        peers = list(joined.get("peers") or [])
+        self.present = {str(peer["peer_id"]) for peer in peers}
+        self.signalling_up = True
+        now = time.monotonic()
+        kept = 0
+        for peer in peers:
+            peer_id = str(peer["peer_id"])
+            names[peer_id] = peer
+            link = self.links.get(peer_id)
+            if link is not None and link.alive(now, SILENCE_S):
+                kept += 1
+                continue  # media never stopped: no new offer
+            if link is not None:
+                self.links.pop(peer_id, None)
+                await link.close()
+            await self._offer_to(peer)
+        log.warning(
+            "rejoined %s as %s (%s); kept %d live links, offered to %d",
+            self.room_id,
+            self.peer_id,
+            "the same peer" if resumed else "a new peer",
+            kept,
+            len(peers) - kept,
+        )
 
     async def _handle(self, message: dict[str, Any], names: dict[str, dict[str, Any]]) -> None:
         match message.get("type"):
             case "peer_joined":
                 peer = message["peer"]
-                names[str(peer["peer_id"])] = peer  # it will offer
+                names[str(peer["peer_id"])] = peer  # it will offer (or, resumed, keeps its link)
+                self.present.add(str(peer["peer_id"]))
             case "offer":
                 sender = str(message["from"])
                 old = self.links.pop(sender, None)
@@ -145,6 +207,7 @@ class Call:
                 if known is not None:
                     await known.add_candidate(message.get("candidate"))
             case "peer_left":
+                self.present.discard(str(message["peer_id"]))
                 gone = self.links.pop(str(message["peer_id"]), None)
                 if gone is not None:
                     log.info("%s left", gone.name or gone.peer_id)
@@ -160,6 +223,11 @@ class Call:
             now = time.monotonic()
             for peer_id, link in list(self.links.items()):
                 if link.alive(now, SILENCE_S) or not self.signalling_up:
+                    continue
+                if peer_id not in self.present:  # gone while signalling was down
+                    log.info("%s is gone", link.name or peer_id)
+                    self.links.pop(peer_id, None)
+                    await link.close()
                     continue
                 log.warning("connection to %s is dead (%s); rebuilding it",
                             link.name or peer_id, link.pc.connectionState)  # fmt: skip
@@ -211,16 +279,31 @@ class CallEngine:
         return self._session
 
     async def join(
-        self, grant: dict[str, Any], name: str, video: VideoConfig, audio: AudioConfig
+        self,
+        grant: dict[str, Any],
+        name: str,
+        video: VideoConfig,
+        audio: AudioConfig,
+        rejoin: Rejoin | None = None,
     ) -> str:
-        """Join the room of ``grant`` (a join-token answer); its room id, or JoinError."""
+        """Join the room of ``grant`` (a join-token answer); its room id, or JoinError.
+
+        With ``rejoin`` the call survives the loss of its signalling socket."""
         if self.call is not None:
             raise JoinError("busy", f"already in {self.call.room_id}")
         signalling = SignallingClient(self.http(), str(grant["signal_url"]))
         joined = await signalling.join(str(grant["token"]), name)
         self.echo.enabled = audio.echo_cancellation
         call = Call(
-            self._hal, signalling, joined, name, video, self.muted, self.camera_enabled, self.echo
+            self._hal,
+            signalling,
+            joined,
+            name,
+            video,
+            self.muted,
+            self.camera_enabled,
+            self.echo,
+            rejoin,
         )
         self.call = call
         call.start()

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk.call.ice import host_addresses
 from kiosk.management.state import Credential, DeviceState
-from kiosk.signalling import tokens
+from kiosk.signalling import resume, tokens
 from kiosk.signalling.channel import CLOSE_REVOKED, FallbackGrant
 from kiosk.signalling.device_config import FallbackConfig
 from kiosk.signalling.fallback_server import FallbackServer
@@ -87,7 +87,12 @@ class LanFallback:
                 tokens.load_public_key(self.grant.clinic_public_key),
                 frozenset(self.grant.revoked),
             )
-            server = FallbackServer(authenticator, self._listen_host, self._port or settings.port)
+            server = FallbackServer(
+                authenticator,
+                self._listen_host,
+                self._port or settings.port,
+                resume.fixed(self._key) if self._key is not None else None,
+            )
             try:
                 await server.start()
             except OSError as exc:

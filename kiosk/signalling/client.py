@@ -12,10 +12,11 @@ from typing import Any
 import aiohttp
 
 from kiosk.errors import KioskError
+from kiosk.signalling.messages import CLIENT_PING_S
 
 log = logging.getLogger(__name__)
 
-KEEPALIVE_S = 20.0
+KEEPALIVE_S = CLIENT_PING_S  # a hub closes a session silent for 10 s
 JOIN_WAIT_S = 10.0
 
 
@@ -34,11 +35,17 @@ class SignallingClient:
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._keepalive: asyncio.Task[None] | None = None
 
-    async def join(self, token: str, name: str) -> dict[str, Any]:
-        """Connect and join; the `joined` message, or JoinError."""
+    async def join(
+        self, token: str, name: str, resume: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Connect and join (taking the old peer id back with ``resume``, PROTOCOL.md
+        section 6); the `joined` message, or JoinError."""
+        message: dict[str, Any] = {"type": "join", "token": token, "name": name}
+        if resume is not None:
+            message["resume"] = resume
         try:
             self._ws = await self._session.ws_connect(self._url)
-            await self.send({"type": "join", "token": token, "name": name})
+            await self.send(message)
             async with asyncio.timeout(JOIN_WAIT_S):
                 joined = await self._await_joined()
         except (aiohttp.ClientError, OSError) as exc:

@@ -13,15 +13,22 @@ from aiohttp import web
 
 from kiosk.signalling.fallback_tokens import FallbackAuthenticator
 from kiosk.signalling.hub import Hub
+from kiosk.signalling.resume import ResumeSecret
 from kiosk.signalling.server import add_signalling
 
 log = logging.getLogger(__name__)
 
 
 class FallbackServer:
-    def __init__(self, authenticate: FallbackAuthenticator, host: str, port: int) -> None:
+    def __init__(
+        self,
+        authenticate: FallbackAuthenticator,
+        host: str,
+        port: int,
+        resume_secret: ResumeSecret | None = None,
+    ) -> None:
         self.authenticate = authenticate
-        self.hub = Hub(authenticate)
+        self.hub = Hub(authenticate, resume_secret=resume_secret)
         self.host, self.port = host, port
         self._runner: web.AppRunner | None = None
 

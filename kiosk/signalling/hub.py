@@ -10,12 +10,15 @@ import asyncio
 import json
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kiosk.signalling import messages as m
+from kiosk.signalling import resume
 from kiosk.signalling.messages import BadMessageError, ErrorCode, PeerInfo
+from kiosk.signalling.resume import ResumeSecret
 from kiosk.signalling.tokens import JoinClaims, TokenError
 
 log = logging.getLogger(__name__)
@@ -23,14 +26,16 @@ log = logging.getLogger(__name__)
 OUTBOX_LIMIT = 256  # messages queued for one slow client before it is dropped
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_JOIN_TIMEOUT = 4408
+CLOSE_SILENT = 4410
 CLOSE_TOO_SLOW = 4429
 
 
 class Transport(Protocol):
     """One client connection, as the hub sees it."""
 
-    def frames(self) -> AsyncIterator[str | bytes]:
-        """Incoming text (or binary) frames until the client goes away."""
+    def frames(self) -> AsyncIterator[str | bytes | None]:
+        """Incoming text (or binary) frames until the client goes away; None when the
+        client was heard without a frame for the hub (a WebSocket pong)."""
 
     async def send(self, text: str) -> None: ...
 
@@ -71,6 +76,7 @@ class _Session:
     # ends with a _Close (close the socket) or None (the client went away)
     outbox: asyncio.Queue[dict[str, Any] | _Close | None] = field(default_factory=asyncio.Queue)
     closing: bool = False
+    heard_at: float = field(default_factory=time.monotonic)
 
     @property
     def room_id(self) -> str | None:
@@ -89,12 +95,16 @@ class Hub:
         listener: HubListener | None = None,
         max_participants: int = m.MAX_PARTICIPANTS,
         join_timeout_s: float = m.JOIN_TIMEOUT_S,
+        resume_secret: ResumeSecret | None = None,
+        silence_timeout_s: float = m.SILENCE_TIMEOUT_S,
     ) -> None:
         self._authenticate = authenticate
         self._ice_servers = ice_servers
         self._listener = listener
         self._max = max_participants
         self._join_timeout = join_timeout_s
+        self._resume_secret = resume_secret or resume.ephemeral()
+        self._silence_timeout = silence_timeout_s
         self._rooms: dict[str, dict[str, _Session]] = {}
         self._sessions: set[_Session] = set()
 
@@ -126,16 +136,20 @@ class Hub:
         session = _Session(transport)
         self._sessions.add(session)
         writer = asyncio.create_task(self._write(session), name="signal-writer")
+        silence = asyncio.create_task(self._watch_silence(session), name="signal-silence")
         deadline = asyncio.get_running_loop().call_later(
             self._join_timeout, self._join_deadline, session
         )
         try:
             async for frame in transport.frames():
-                await self._receive(session, frame)
+                session.heard_at = time.monotonic()
+                if frame is not None:
+                    await self._receive(session, frame)
                 if session.closing:
                     break
         finally:
             deadline.cancel()
+            silence.cancel()
             self._leave(session)
             self._sessions.discard(session)
             session.outbox.put_nowait(None)
@@ -144,6 +158,18 @@ class Hub:
                 await asyncio.wait_for(writer, 5)
             except TimeoutError:
                 log.warning("signalling writer did not drain in 5 s")
+
+    async def _watch_silence(self, session: _Session) -> None:
+        """A client that froze (a stopped process, a dead link) sends no close: after
+        10 s without a word it is gone, and its room hears so at once."""
+        while not session.closing:
+            left = session.heard_at + self._silence_timeout - time.monotonic()
+            if left > 0:
+                await asyncio.sleep(left)
+                continue
+            log.info("peer %s silent for %g s; closing", session.peer_id, self._silence_timeout)
+            self._leave(session)
+            self._close(session, CLOSE_SILENT, "silent")
 
     # ---- receiving ------------------------------------------------------------------
 
@@ -184,25 +210,49 @@ class Hub:
             self._error(session, ErrorCode.ROOM_FULL, f"the room holds at most {self._max}")
             return
         ice = await self._ice_servers(claims)
+        secret = await self._resume_secret(claims)
         room = self._rooms.setdefault(claims.room_id, {})  # may have emptied meanwhile
         if len(room) >= self._max:
             self._error(session, ErrorCode.ROOM_FULL, f"the room holds at most {self._max}")
             return
         session.claims = claims
         session.name = (message.name or claims.name)[:100]
-        session.peer_id = secrets.token_urlsafe(8)
+        session.peer_id = self._peer_id(message.resume, room, claims, secret)
+        resumed = message.resume is not None and session.peer_id == message.resume.peer_id
         others = list(room.values())
         room[session.peer_id] = session
+        key = resume.resume_key(secret, claims.room_id, session.peer_id, claims.subject)
         self._send(
-            session, m.joined(claims.room_id, session.peer_id, [o.info() for o in others], ice)
+            session,
+            m.joined(claims.room_id, session.peer_id, [o.info() for o in others], ice, key),
         )
         for other in others:
             self._send(other, m.peer_joined(session.info()))
         log.info(
-            "%s %s joined %s as %s", claims.role, claims.subject, claims.room_id, session.peer_id
+            "%s %s %s %s as %s",
+            claims.role,
+            claims.subject,
+            "resumed in" if resumed else "joined",
+            claims.room_id,
+            session.peer_id,
         )
         if self._listener is not None:
             self._listener.peer_joined(claims.room_id, session.peer_id, claims)
+
+    @staticmethod
+    def _peer_id(
+        wanted: m.Resume | None, room: dict[str, _Session], claims: JoinClaims, secret: bytes
+    ) -> str:
+        """The old peer id when the resume key proves it is this client's, else a new one."""
+        if (
+            wanted is not None
+            and wanted.peer_id not in room
+            and resume.is_valid(
+                secret, wanted.resume_key, claims.room_id, wanted.peer_id, claims.subject
+            )
+        ):
+            return wanted.peer_id
+        return secrets.token_urlsafe(8)
 
     def _relay(self, session: _Session, message: m.Relayed) -> None:
         if session.claims is None:

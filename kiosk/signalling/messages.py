@@ -16,6 +16,8 @@ from kiosk.signalling.validation import problems
 
 MAX_FRAME_BYTES = 64 * 1024
 JOIN_TIMEOUT_S = 10.0
+SILENCE_TIMEOUT_S = 10.0  # v1.1 liveness: a session heard nothing from this long is closed
+CLIENT_PING_S = 3.0  # clients ping at least every 4 s
 MAX_PARTICIPANTS = 6
 
 
@@ -43,10 +45,18 @@ class _Message(BaseModel):
 # ---- client -> server ----------------------------------------------------------------
 
 
+class Resume(_Message):
+    """v1.1: the peer id (and its key, from `joined`) of a session whose socket dropped."""
+
+    peer_id: str = Field(min_length=1, max_length=64)
+    resume_key: str = Field(min_length=1, max_length=128)
+
+
 class Join(_Message):
     type: Literal["join"]
     token: str = Field(min_length=1, max_length=8192)
     name: str = Field("", max_length=100)
+    resume: Resume | None = None
 
 
 class Offer(_Message):
@@ -120,15 +130,22 @@ class PeerInfo(BaseModel):
 
 
 def joined(
-    room_id: str, peer_id: str, peers: list[PeerInfo], ice_servers: list[dict[str, Any]]
+    room_id: str,
+    peer_id: str,
+    peers: list[PeerInfo],
+    ice_servers: list[dict[str, Any]],
+    resume_key: str | None = None,
 ) -> dict[str, Any]:
-    return {
+    message = {
         "type": "joined",
         "room_id": room_id,
         "peer_id": peer_id,
         "peers": [p.model_dump(mode="json") for p in peers],
         "ice_servers": ice_servers,
     }
+    if resume_key is not None:
+        message["resume_key"] = resume_key
+    return message
 
 
 def peer_joined(peer: PeerInfo) -> dict[str, Any]:

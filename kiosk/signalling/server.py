@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from kiosk.signalling.hub import Hub
-from kiosk.signalling.messages import MAX_FRAME_BYTES
+from kiosk.signalling.messages import CLIENT_PING_S, MAX_FRAME_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -22,16 +24,35 @@ _READ_LIMIT = 16 * MAX_FRAME_BYTES
 
 
 class _WebSocketTransport:
+    """The hub's view of one aiohttp WebSocket. It pings the client every few seconds and
+    reports its pongs, so a v1 client that sends no `ping` of its own still counts as
+    heard (PROTOCOL.md section 6, liveness)."""
+
     def __init__(self, ws: web.WebSocketResponse) -> None:
         self._ws = ws
 
-    async def frames(self) -> AsyncIterator[str | bytes]:
-        async for msg in self._ws:
-            if msg.type is WSMsgType.TEXT or msg.type is WSMsgType.BINARY:
-                yield msg.data
-            elif msg.type is WSMsgType.ERROR:
-                log.info("signalling socket error: %s", self._ws.exception())
-                return
+    async def frames(self) -> AsyncIterator[str | bytes | None]:
+        pinger = asyncio.create_task(self._ping(), name="signal-ws-ping")
+        try:
+            async for msg in self._ws:
+                if msg.type is WSMsgType.TEXT or msg.type is WSMsgType.BINARY:
+                    yield msg.data
+                elif msg.type is WSMsgType.PING:
+                    await self._ws.pong(msg.data)
+                    yield None
+                elif msg.type is WSMsgType.PONG:
+                    yield None
+                elif msg.type is WSMsgType.ERROR:
+                    log.info("signalling socket error: %s", self._ws.exception())
+                    return
+        finally:
+            pinger.cancel()
+
+    async def _ping(self) -> None:
+        while not self._ws.closed:
+            await asyncio.sleep(CLIENT_PING_S)
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await self._ws.ping()
 
     async def send(self, text: str) -> None:
         await self._ws.send_str(text)
@@ -41,7 +62,8 @@ class _WebSocketTransport:
 
 
 async def handle_signal(request: web.Request) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse(max_msg_size=_READ_LIMIT, heartbeat=30)
+    # no aiohttp heartbeat: the hub's own silence timer decides (pongs count as heard)
+    ws = web.WebSocketResponse(max_msg_size=_READ_LIMIT, autoping=False)
     await ws.prepare(request)
     sockets = request.app[SOCKETS]
     sockets.add(ws)
