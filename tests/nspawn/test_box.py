@@ -108,7 +108,10 @@ def boot(root: Path, results: Path) -> str:
     )
     # the unit's sandbox, running what the daemon imports at its first call
     sandbox = (root / "etc/systemd/system/kiosk.service").read_text()
-    sandbox = re.sub(r"(?m)^(Type|NotifyAccess|WatchdogSec|Restart|ExecStart)=.*\n", "", sandbox)
+    # (not its RuntimeDirectory: systemd would remove the daemon's socket when this stops)
+    sandbox = re.sub(
+        r"(?m)^(Type|NotifyAccess|WatchdogSec|Restart|ExecStart|RuntimeDirectory)=.*\n", "", sandbox
+    )
     imports = "numpy, av, aiortc, livekit.rtc, alsaaudio, systemd.journal"
     sandbox = sandbox.replace(
         "[Service]\n",
