@@ -374,6 +374,7 @@ class Daemon:
             "peripherals": {name: h.state.value for name, h in health.items()},
             "peripheral_problems": {n: h.reason for n, h in health.items() if h.reason},
             "peers": self.engine.peers(),
+            "call": self.engine.call_events(),
             "speaker_level_dbfs": self.engine.speaker_level_dbfs(),
             "echo_cancellation": self.engine.echo.state(),
             "turn_problem": self.engine.turn_status(),

@@ -33,6 +33,7 @@ class MeshPeer:
         name: str,
         send: bool = True,
         relay_only: bool = False,
+        fps: int = 10,
     ) -> None:
         self.send_media = send
         self.relay_only = relay_only  # ICE through the TURN server only, as behind a strict NAT
@@ -40,7 +41,7 @@ class MeshPeer:
         self.signal_url = signal_url
         self.token = token
         self.name = name
-        self.camera = FakeCamera(320, 240, 10)
+        self.camera = FakeCamera(320, 240, fps)
         self.microphone = FakeMicrophone("tone:660")  # not the kiosk's 440 Hz: AEC would cancel it
         self.relay = MediaRelay()
         self.video_source: MediaStreamTrack | None = None

@@ -1,7 +1,7 @@
 """A participant in a process of its own, so a test can freeze its network (SIGSTOP).
 
-Usage: python -m tests.participant SIGNAL_URL TOKEN NAME. Prints one JSON line a second:
-{"video": {peer: frames}, "audio": {peer: frames}}.
+Usage: python -m tests.participant SIGNAL_URL TOKEN NAME [FPS]. Prints one JSON line a
+second: {"video": {peer: frames}, "audio": {peer: frames}, "states": {peer: state}}.
 """
 
 from __future__ import annotations
@@ -16,19 +16,20 @@ from kiosk.call.ice import restrict_host_addresses
 from tests.mesh_peer import MeshPeer
 
 
-async def main(url: str, token: str, name: str) -> None:
+async def main(url: str, token: str, name: str, fps: str = "10") -> None:
     restrict_host_addresses(["127.0.0.1"])
     async with aiohttp.ClientSession() as session:
-        peer = MeshPeer(session, url, token, name)
+        peer = MeshPeer(session, url, token, name, fps=int(fps))
         await peer.join()
         try:
             while True:
-                print(json.dumps({"video": peer.video_frames, "audio": peer.audio_frames}),
-                      flush=True)  # fmt: skip
+                states = {remote: pc.connectionState for remote, pc in peer.pcs.items()}
+                print(json.dumps({"video": peer.video_frames, "audio": peer.audio_frames,
+                                  "states": states}), flush=True)  # fmt: skip
                 await asyncio.sleep(1)
         finally:
             await peer.close()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:4]))
+    asyncio.run(main(*sys.argv[1:5]))

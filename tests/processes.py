@@ -79,4 +79,10 @@ class KioskProcess:
         if self.proc.poll() is None:
             self.proc.kill()
         if self.proc.stdout is not None and not self.proc.stdout.closed:
-            self.proc.communicate()
+            _, self.stderr = self.proc.communicate()
+
+    stderr = ""
+
+    def stderr_tail(self, lines: int = 40) -> str:
+        """The end of what a killed daemon logged (for a failing test's message)."""
+        return "\n".join(self.stderr.splitlines()[-lines:])

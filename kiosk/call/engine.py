@@ -56,7 +56,8 @@ class Call:
         self.peer_id = str(joined["peer_id"])
         self.resume_key: str | None = joined.get("resume_key")
         self._rejoin = rejoin
-        self.rejoins = 0
+        self.rejoins = 0  # signalling losses survived
+        self.links_rebuilt = 0  # peer connections found dead and offered again
         self.ice_servers: list[dict[str, Any]] = list(joined.get("ice_servers") or [])
         self._signalling = signalling
         self._codec = video.codec
@@ -229,6 +230,7 @@ class Call:
                     self.links.pop(peer_id, None)
                     await link.close()
                     continue
+                self.links_rebuilt += 1
                 log.warning("connection to %s is dead (%s); rebuilding it",
                             link.name or peer_id, link.pc.connectionState)  # fmt: skip
                 self.links.pop(peer_id, None)
@@ -343,6 +345,12 @@ class CallEngine:
 
     def peers(self) -> list[dict[str, Any]]:
         return self.call.peers() if self.call is not None else []
+
+    def call_events(self) -> dict[str, int] | None:
+        """What the running call has survived so far (status)."""
+        if self.call is None:
+            return None
+        return {"links_rebuilt": self.call.links_rebuilt, "rejoins": self.call.rejoins}
 
     def video_status(self) -> dict[str, dict[str, Any]]:
         """Per codec: how many senders share the encoder, frames and keyframes encoded."""

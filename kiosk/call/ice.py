@@ -19,9 +19,13 @@ import aioice.ice
 import ifaddr
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 
+from kiosk.call import consent
 from kiosk.config.settings import is_address
 
 log = logging.getLogger(__name__)
+
+# every peer connection of a process that places calls checks consent the tolerant way
+consent.install()
 
 _original_get_host_addresses = aioice.ice.get_host_addresses
 

@@ -64,7 +64,7 @@ def stop(lan: Lan, how: signal.Signals) -> None:
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 async def test_a_call_outlives_a_clinic_restart_and_newcomers_find_everyone(
-    lan: LanFactory, how: signal.Signals
+    lan: LanFactory, how: signal.Signals, loopback_ice: None
 ) -> None:
     net = await lan(["exam-1"], hosts=[])
     kiosk = net.kiosks["exam-1"]
@@ -102,7 +102,16 @@ async def test_a_call_outlives_a_clinic_restart_and_newcomers_find_everyone(
             async def box_picture() -> bool:
                 return newcomer.video_frames[found["exam-1"]] >= 10
 
-            await eventually(box_picture, timeout=30)
+            try:
+                await eventually(box_picture, timeout=30)
+            except TimeoutError:
+                status = await kiosk.status()
+                pcs = {peer: pc.connectionState for peer, pc in newcomer.pcs.items()}
+                kiosk.kill()
+                raise AssertionError(
+                    f"newcomer got {dict(newcomer.video_frames)} over {pcs}; box: "
+                    f"{status['peers']}; log: {kiosk.stderr_tail()}"
+                ) from None
             # the page kept its link to the box (no new offer) and got the newcomer's
             stats = {s["peer_id"]: s for s in await decoded_frames(page)}
             assert box_peer in stats

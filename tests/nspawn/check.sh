@@ -45,5 +45,32 @@ for _ in $(seq 300); do
 	sleep 0.1
 done
 show > "${out}/after-freeze.txt"
+
+# a bad SD card: the state directory full, then read-only; the daemon must stay up
+storage_case() {  # $1: name, $2: mount options after filling
+	systemctl stop kiosk.service
+	umount /var/lib/kiosk 2>/dev/null
+	mount -t tmpfs -o "size=256k,uid=$(id -u kiosk),gid=$(id -g kiosk),mode=0700" tmpfs /var/lib/kiosk
+	printf 'code = "1234567812345678"\nclinic_url = "http://127.0.0.1:9"\n' > /var/lib/kiosk/kiosk-enroll.toml
+	chown kiosk:kiosk /var/lib/kiosk/kiosk-enroll.toml
+	chmod 0600 /var/lib/kiosk/kiosk-enroll.toml
+	dd if=/dev/zero of=/var/lib/kiosk/filler bs=4k 2>/dev/null
+	[ -n "$2" ] && mount -o "remount,$2" /var/lib/kiosk
+	local before
+	before="$(show)"
+	systemctl start kiosk.service
+	for _ in $(seq 100); do
+		KIOSK_STATE_DIR=/var/lib/kiosk /opt/kiosk/bin/kiosk status --json > "${out}/$1-status.json" 2>&1
+		grep -q '"storage_problem": {' "${out}/$1-status.json" && break
+		sleep 0.1
+	done
+	sleep 3  # long enough for a crash loop to show in NRestarts
+	KIOSK_STATE_DIR=/var/lib/kiosk /opt/kiosk/bin/kiosk status --json > "${out}/$1-status.json" 2>&1
+	{ echo "${before}"; show; } > "${out}/$1-states.txt"
+}
+storage_case full ""
+storage_case readonly ro
+systemctl stop kiosk.service
+umount /var/lib/kiosk
 journalctl --no-pager -u kiosk.service -o json > "${out}/journal.json"
 touch "${out}/done"

@@ -189,6 +189,18 @@ def test_the_unit_runs_under_systemd_and_the_watchdog_restarts_a_frozen_daemon(
     journal = [json.loads(line) for line in (results / "journal.json").read_text().splitlines()]
     messages = [str(entry.get("MESSAGE", "")) for entry in journal]
     assert any("Watchdog timeout" in m for m in messages), messages[-30:]
+    # a full, then a read-only state directory: degraded, never restarted
+    for case, errno_name in (("full", "ENOSPC"), ("readonly", "EROFS")):
+        # (the second line: a `systemctl start` counts restarts from 0 again)
+        now = fields((results / f"{case}-states.txt").read_text().splitlines()[1])
+        assert now["ActiveState"] == "active", (case, now)
+        assert now["NRestarts"] == "0", (case, now)
+        assert "cannot write /var/lib/kiosk/kiosk-enroll.toml.error" in now["StatusText"], now
+        status = json.loads((results / f"{case}-status.json").read_text())
+        problem = status["storage_problem"]
+        assert problem["path"] == "/var/lib/kiosk/kiosk-enroll.toml.error", (case, problem)
+        assert problem["reason"].startswith(errno_name), (case, problem)
+        assert status["leds"]["error"] == "on", (case, status["leds"])
     # the daemon's own entries carry its structured fields
     own = [e for e in journal if e.get("SYSLOG_IDENTIFIER") == "kiosk"]
     assert own, messages[-30:]
