@@ -2,6 +2,8 @@
 
 The box and four participant processes (320x240@15 each, a full mesh) share the machine
 with one busy-loop process per core at normal priority, as a Pi running flat out would.
+Judged: no link rebuilt or failed anywhere in the mesh, and every minute at least 10 fps
+of the box's picture at each participant and of each participant's at the box.
 Before the box's consent checks tolerated late answers (kiosk/call/consent.py), aioice
 tore down healthy links under such load (34 rebuilds in 12 minutes). Ten minutes by
 default (KIOSK_TEST_LOADED_CALL_S shortens it for a developer's run); CI runs it.
@@ -92,7 +94,11 @@ async def run_loaded_call(room: Room, seconds: float) -> dict[str, Any]:
                 for p in people
             )
 
-        await eventually(full_mesh, timeout=60)
+        try:
+            await eventually(full_mesh, timeout=60)
+        except TimeoutError:
+            counts = _counts(people, await room.status())
+            raise AssertionError(f"the mesh did not form: {counts}") from None
         windows: list[dict[str, float]] = []
         async with busy_cores():
             began = time.monotonic()
@@ -106,11 +112,14 @@ async def run_loaded_call(room: Room, seconds: float) -> dict[str, Any]:
                     {key: (end.get(key, 0) - start.get(key, 0)) / elapsed for key in start}
                 )
         status = await room.status()
+        with_box = [{k: v for k, v in w.items() if "box" in k} for w in windows]
+        between = [{k: v for k, v in w.items() if "box" not in k} for w in windows]
         return {
             "seconds": round(time.monotonic() - began, 1),
             "box_links_rebuilt": status["call"]["links_rebuilt"],
             "participant_link_failures": [s for p in people for s in p.bad_states],
-            "lowest_fps": round(min(min(w.values()) for w in windows), 1),
+            "lowest_fps_with_box": round(min(min(w.values()) for w in with_box), 1),
+            "lowest_fps_between_participants": round(min(min(w.values()) for w in between), 1),
             "windows": windows,
         }
     finally:
@@ -125,8 +134,9 @@ async def run_loaded_call(room: Room, seconds: float) -> dict[str, Any]:
 
 def _counts(people: list[Participant], status: dict[str, Any]) -> dict[str, float]:
     """Video frames received so far, per receiver -> sender."""
+    names = {peer["peer_id"]: peer["name"] for peer in status["peers"]}
     counts = {
-        f"{p.name}<-{remote[:6]}": float(frames)
+        f"{p.name}<-{names.get(remote, 'box')}": float(frames)
         for p in people
         for remote, frames in p.latest.get("video", {}).items()
     }
@@ -139,4 +149,7 @@ async def test_a_five_participant_call_on_a_saturated_cpu_keeps_every_link(room:
     result = await run_loaded_call(room, LOAD_S)
     assert result["box_links_rebuilt"] == 0, result
     assert result["participant_link_failures"] == [], result
-    assert result["lowest_fps"] >= MIN_FPS, result
+    lowest = sorted((round(v, 1), k) for w in result["windows"] for k, v in w.items())[:8]
+    # the box's pictures each way; links between two test participants are aiortc's own
+    # per-connection encoders (four each), which this load starves: reported, not judged
+    assert result["lowest_fps_with_box"] >= MIN_FPS, lowest
