@@ -22,6 +22,8 @@ import pytest
 from kiosk.management import persist
 from kiosk.management.state import DeviceState
 from kiosk.signalling.tokens import public_key_pem
+from tests.browser import chromium
+from tests.clinic.test_pages import log_in
 from tests.clinic_server import ClinicFixture, ClinicServer
 from tests.management.boxes import enrolled_box
 from tests.management.test_managed_kiosk import eventually
@@ -93,6 +95,13 @@ async def test_a_full_card_keeps_the_box_running_with_the_new_config_in_force(
             return bool(listed and (listed["status"] or {}).get("storage_problem") == problem)
 
         await eventually(admin_sees_it)
+        async with chromium() as browser:  # and the admin page says so, in words
+            page = await browser.new_page()
+            await log_in(page, clinic_server, clinic.admin)
+            await page.goto(clinic_server.url + "/admin")
+            row = page.locator("#devices tr", has_text="Exam room 2")
+            await row.locator("td:has-text('storage problem: cannot write')").wait_for()
+            assert "ENOSPC" in (await row.text_content() or "")
 
         filler.unlink()  # space returns: the retry writes it
 
