@@ -23,7 +23,10 @@ from kiosk.signalling.tokens import JoinClaims, TokenError
 
 log = logging.getLogger(__name__)
 
-OUTBOX_LIMIT = 256  # messages queued for one slow client before it is dropped
+# What may wait for one client that does not read, and for all of a server's clients
+# together, in bytes (PROTOCOL.md section 6): past either, the client is dropped (4429)
+OUTBOX_BYTES = 1024 * 1024
+HUB_OUTBOX_BYTES = 64 * 1024 * 1024
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_JOIN_TIMEOUT = 4408
 CLOSE_SILENT = 4410
@@ -74,7 +77,9 @@ class _Session:
     name: str = ""
     # one writer task per connection drains this, so no client waits on another;
     # ends with a _Close (close the socket) or None (the client went away)
-    outbox: asyncio.Queue[dict[str, Any] | _Close | None] = field(default_factory=asyncio.Queue)
+    # serialised messages (JSON is ASCII here: characters are bytes)
+    outbox: asyncio.Queue[str | _Close | None] = field(default_factory=asyncio.Queue)
+    queued_bytes: int = 0
     closing: bool = False
     heard_at: float = field(default_factory=time.monotonic)
 
@@ -107,6 +112,9 @@ class Hub:
         self._silence_timeout = silence_timeout_s
         self._rooms: dict[str, dict[str, _Session]] = {}
         self._sessions: set[_Session] = set()
+        self._queued_bytes = 0  # over every session's outbox
+        self.outbox_bytes = OUTBOX_BYTES
+        self.hub_outbox_bytes = HUB_OUTBOX_BYTES
 
     def rooms(self) -> dict[str, int]:
         return {room: len(peers) for room, peers in self._rooms.items()}
@@ -291,15 +299,33 @@ class Hub:
     def _send(self, session: _Session, message: dict[str, Any]) -> None:
         if session.closing:
             return
-        if session.outbox.qsize() >= OUTBOX_LIMIT:
+        text = json.dumps(message)  # ensure_ascii: len() is the byte count
+        over_own = session.queued_bytes + len(text) > self.outbox_bytes
+        if over_own or self._queued_bytes + len(text) > self.hub_outbox_bytes:
             # a client that does not read must not hold memory or stall its room
-            log.warning("dropping peer %s: %d messages unread", session.peer_id, OUTBOX_LIMIT)
+            log.warning(
+                "dropping peer %s: %d bytes unread (%s)",
+                session.peer_id,
+                session.queued_bytes,
+                "its own budget" if over_own else "the server's budget",
+            )
             self._leave(session)
-            while not session.outbox.empty():
-                session.outbox.get_nowait()
+            self._discard_outbox(session)
             self._close(session, CLOSE_TOO_SLOW, "too slow")
             return
-        session.outbox.put_nowait(message)
+        session.queued_bytes += len(text)
+        self._queued_bytes += len(text)
+        session.outbox.put_nowait(text)
+
+    def _discard_outbox(self, session: _Session) -> None:
+        while not session.outbox.empty():
+            item = session.outbox.get_nowait()
+            if isinstance(item, str):
+                self._sent(session, item)
+
+    def _sent(self, session: _Session, text: str) -> None:
+        session.queued_bytes -= len(text)
+        self._queued_bytes -= len(text)
 
     def _close(self, session: _Session, code: int, reason: str) -> None:
         """Close after what is already queued has been sent."""
@@ -308,11 +334,17 @@ class Hub:
             session.outbox.put_nowait(_Close(code, reason))
 
     async def _write(self, session: _Session) -> None:
-        while (item := await session.outbox.get()) is not None:
-            try:
-                if isinstance(item, _Close):
-                    await session.transport.close(item.code, item.reason)
-                    return
-                await session.transport.send(json.dumps(item))
-            except (ConnectionError, RuntimeError):
-                return  # the client went away; the reader notices and cleans up
+        try:
+            while (item := await session.outbox.get()) is not None:
+                try:
+                    if isinstance(item, _Close):
+                        await session.transport.close(item.code, item.reason)
+                        return
+                    await session.transport.send(item)
+                except (ConnectionError, RuntimeError):
+                    return  # the client went away; the reader notices and cleans up
+                finally:
+                    if isinstance(item, str):
+                        self._sent(session, item)
+        finally:
+            self._discard_outbox(session)  # nothing of a gone client stays counted

@@ -101,9 +101,18 @@ class BadMessageError(ValueError):
         self.code = code
 
 
+def utf8_length(text: str) -> int:
+    """Bytes of ``text`` in UTF-8 (a lone surrogate, which JSON can carry, counts as 3)."""
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
 def parse_client_message(frame: str | bytes) -> ClientMessage:
     """Parse one text frame; raise BadMessageError naming what is wrong."""
-    if len(frame) > MAX_FRAME_BYTES:
+    # PROTOCOL.md section 6: the limit is UTF-8 bytes (a character may take four)
+    size = len(frame) if isinstance(frame, bytes) else utf8_length(frame)
+    if size > MAX_FRAME_BYTES:
         raise BadMessageError(ErrorCode.TOO_LARGE, f"frames are limited to {MAX_FRAME_BYTES} bytes")
     if isinstance(frame, bytes):
         raise BadMessageError(ErrorCode.BAD_MESSAGE, "binary frames are not part of the protocol")
