@@ -175,7 +175,10 @@ class Call:
             if link is not None:
                 self.links.pop(peer_id, None)
                 await link.close()
-            await self._offer_to(peer)
+            try:
+                await self._offer_to(peer)
+            except ConnectionError as exc:  # lost again: the next rejoin offers anew
+                log.warning("cannot offer to %s after the rejoin: %s", peer_id, exc)
         log.warning(
             "rejoined %s as %s (%s); kept %d live links, offered to %d",
             self.room_id,
