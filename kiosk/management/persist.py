@@ -65,6 +65,9 @@ class StateFiles:
     def __init__(self, directory: Path) -> None:
         self.dir = directory
         self._lock = threading.Lock()
+        # one flush at a time: a retry still writing old bytes must not land after a newer
+        # write of the same file
+        self._flushing = threading.Lock()
         self._pending: dict[Path, _Pending] = {}
         self._failing: dict[Path, str] = {}  # path -> reason of its last failed write
         self.problem: StorageProblem | None = None
@@ -92,6 +95,10 @@ class StateFiles:
 
     def flush(self) -> bool:
         """Try every write that is waiting; True if none is left."""
+        with self._flushing:
+            return self._flush()
+
+    def _flush(self) -> bool:
         with self._lock:
             waiting = list(self._pending.items())
         for path, item in waiting:
