@@ -15,6 +15,7 @@ class ClinicKeys:
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
         self._keys: dict[str, Ed25519PrivateKey] = {}
+        self._resume: dict[str, bytes] = {}
 
     async def private_key(self, clinic_id: str) -> Ed25519PrivateKey:
         key = self._keys.get(clinic_id)
@@ -27,7 +28,11 @@ class ClinicKeys:
 
     async def resume_secret(self, claims: JoinClaims) -> bytes:
         """For the hub: resume keys outlive a restart, as the clinic's key does."""
-        return resume.secret_of(await self.private_key(claims.clinic_id))
+        secret = self._resume.get(claims.clinic_id)
+        if secret is None:
+            secret = resume.secret_of(await self.private_key(claims.clinic_id))
+            self._resume[claims.clinic_id] = secret
+        return secret
 
     async def public_key_pem(self, clinic_id: str) -> str:
         return tokens.public_key_pem((await self.private_key(clinic_id)).public_key())

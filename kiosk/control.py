@@ -101,8 +101,8 @@ def _error(status: int, code: str, message: str) -> web.Response:
 
 
 class ControlServer:
-    def __init__(self, path: Path, daemon: Daemon) -> None:
-        self._path = path
+    def __init__(self, daemon: Daemon) -> None:
+        self._path: Path | None = None
         self._app = web.Application()
         self._app[DAEMON] = daemon
         self._app.router.add_get("/status", _status)
@@ -112,46 +112,37 @@ class ControlServer:
         self._app.router.add_post("/fake/{part}/{action}", _fault)
         self._runner = web.AppRunner(self._app, handle_signals=False)
 
-    @property
-    def path(self) -> Path:
-        return self._path
-
-    async def start(self) -> None:
-        _remove_stale_socket(self._path)
-        await self._runner.setup()
-        try:
-            self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            site = web.UnixSite(self._runner, str(self._path))
-            await site.start()
-            os.chmod(self._path, 0o660)
-        except OSError as exc:
-            await self._runner.cleanup()
-            self._runner = web.AppRunner(self._app, handle_signals=False)
-            raise ControlError(f"cannot listen on {self._path}: {describe(exc)}") from exc
-        log.info("control socket %s", self._path)
-
-    async def start_first(self, candidates: list[Path]) -> None:
+    async def start(self, candidates: list[Path]) -> None:
         """Listen on the first of ``candidates`` that works (the runtime directory, then
-        the state directory); ControlBusyError if another daemon has one."""
+        the state directory); ControlBusyError if another daemon has one, ControlError
+        if none works."""
+        await self._runner.setup()
         failures = []
         for path in candidates:
-            self._path = path
             try:
-                await self.start()
-            except ControlBusyError:
+                _remove_stale_socket(path)
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                await web.UnixSite(self._runner, str(path)).start()
+                os.chmod(path, 0o660)
+            except ControlBusyError:  # (a ConnectionError, so an OSError: first)
+                await self._runner.cleanup()
                 raise
-            except ControlError as exc:
-                failures.append(str(exc))
+            except OSError as exc:
+                failures.append(f"cannot listen on {path}: {describe(exc)}")
                 continue
             for failure in failures:
                 log.warning("%s; using %s instead", failure, path)
+            self._path = path
+            log.info("control socket %s", path)
             return
+        await self._runner.cleanup()
         raise ControlError("; ".join(failures))
 
     async def stop(self) -> None:
         await self._runner.cleanup()
-        with contextlib.suppress(FileNotFoundError):
-            self._path.unlink()
+        if self._path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self._path.unlink()
 
 
 def _remove_stale_socket(path: Path) -> None:

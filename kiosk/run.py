@@ -76,9 +76,9 @@ async def _run(
         daemon.start()
         await manager.restore()  # before anyone can ask: the cached config is in force
         stack.push_async_callback(manager.fallback.stop_hosting)
-        control = ControlServer(settings.control_socket_path, daemon)
+        control = ControlServer(daemon)
         try:
-            await control.start_first(settings.control_socket_candidates())
+            await control.start(settings.control_socket_candidates())
         except ControlBusyError as exc:
             log.error("control socket: %s", exc)
             return EXIT_FAILURE

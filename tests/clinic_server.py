@@ -111,21 +111,29 @@ class ClinicServer:
 
 
 @contextlib.asynccontextmanager
-async def clinic_server_at(
-    db: Path, ice: IceConfig | None = None, host: str = "127.0.0.1"
-) -> AsyncIterator[ClinicServer]:
-    storage = await Storage.open(db)
-    app = build_app(storage, ice=ice)
+async def serving(app: web.Application, host: str = "127.0.0.1") -> AsyncIterator[str]:
+    """``app`` on a free loopback port until the block ends; its base URL."""
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:
-        async with aiohttp.ClientSession() as session:
-            yield ClinicServer(f"http://{host}:{port}", storage, app, session)
+        yield f"http://{host}:{port}"
     finally:
         await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def clinic_server_at(
+    db: Path, ice: IceConfig | None = None, host: str = "127.0.0.1"
+) -> AsyncIterator[ClinicServer]:
+    storage = await Storage.open(db)
+    app = build_app(storage, ice=ice)
+    try:
+        async with serving(app, host) as url, aiohttp.ClientSession() as session:
+            yield ClinicServer(url, storage, app, session)
+    finally:
         await storage.close()
 
 

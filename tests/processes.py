@@ -30,6 +30,7 @@ class KioskProcess:
         self.command = [sys.executable, "-m", "kiosk.cli", "run"]
         self.started_at = 0.0
         self.ready_after = 0.0
+        self.stderr = ""  # what it logged, once killed
 
     async def start(self, timeout: float = 20) -> KioskProcess:
         self.started_at = time.monotonic()
@@ -80,8 +81,6 @@ class KioskProcess:
             self.proc.kill()
         if self.proc.stdout is not None and not self.proc.stdout.closed:
             _, self.stderr = self.proc.communicate()
-
-    stderr = ""
 
     def stderr_tail(self, lines: int = 40) -> str:
         """The end of what a killed daemon logged (for a failing test's message)."""

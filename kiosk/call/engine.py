@@ -131,7 +131,7 @@ class Call:
             async for message in self._signalling.messages():
                 try:
                     await self._handle(message, names)
-                except (ValueError, KeyError, ConnectionError) as exc:
+                except (ValueError, KeyError, TypeError, AttributeError, ConnectionError) as exc:
                     log.warning("signalling message %s not handled: %s", message.get("type"), exc)
             # media is peer to peer: the call goes on without signalling
             self.signalling_up = False
@@ -165,6 +165,7 @@ class Call:
         self.signalling_up = True
         now = time.monotonic()
         kept = 0
+        names.clear()  # who is here now; anyone still away says peer_joined on return
         for peer in peers:
             peer_id = str(peer["peer_id"])
             names[peer_id] = peer
@@ -211,6 +212,7 @@ class Call:
                 if known is not None:
                     await known.add_candidate(message.get("candidate"))
             case "peer_left":
+                names.pop(str(message["peer_id"]), None)
                 self.present.discard(str(message["peer_id"]))
                 gone = self.links.pop(str(message["peer_id"]), None)
                 if gone is not None:

@@ -91,7 +91,7 @@ class LanFallback:
                 authenticator,
                 self._listen_host,
                 self._port or settings.port,
-                resume.fixed(self._key) if self._key is not None else None,
+                resume.constant(resume.secret_of(self._key)) if self._key is not None else None,
             )
             try:
                 await server.start()

@@ -33,15 +33,10 @@ def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
         os.close(dir_fd)
 
 
+def json_bytes(value: Any) -> bytes:
+    """How the state files hold JSON: indented, keys sorted (diffable by a person)."""
+    return json.dumps(value, indent=2, sort_keys=True).encode()
+
+
 def write_json(path: Path, value: Any, mode: int = 0o644) -> None:
-    write_atomically(path, json.dumps(value, indent=2, sort_keys=True).encode(), mode)
-
-
-def read_json(path: Path) -> Any | None:
-    """The JSON in ``path``; None if it does not exist or is not valid JSON."""
-    try:
-        return json.loads(path.read_bytes())
-    except FileNotFoundError:
-        return None
-    except ValueError:
-        return None
+    write_atomically(path, json_bytes(value), mode)

@@ -13,6 +13,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictInt, StrictStr
 
+from kiosk.management.files import json_bytes
 from kiosk.management.persist import StateFiles, StorageProblem
 from kiosk.signalling import tokens
 from kiosk.signalling.channel import FallbackGrant
@@ -67,10 +68,6 @@ def _json(data: bytes) -> Any:
     return json.loads(data.decode("utf-8"))
 
 
-def _dump(value: Any) -> bytes:
-    return json.dumps(value, indent=2, sort_keys=True).encode()
-
-
 def _credential(data: bytes) -> Credential:
     parsed = _CredentialFile.model_validate(_json(data))
     return Credential(
@@ -116,7 +113,7 @@ class DeviceState:
         )
 
     def save_credential(self, credential: Credential) -> bool:
-        return self.files.write(self.dir / CREDENTIAL, _dump(credential.to_json()))
+        return self.files.write(self.dir / CREDENTIAL, json_bytes(credential.to_json()))
 
     def config(self) -> CachedConfig | None:
         return self.files.load(
@@ -127,7 +124,9 @@ class DeviceState:
         )
 
     def save_config(self, version: int, config: dict[str, Any]) -> bool:
-        return self.files.write(self.dir / CONFIG, _dump({"version": version, "config": config}))
+        return self.files.write(
+            self.dir / CONFIG, json_bytes({"version": version, "config": config})
+        )
 
     def device_key(self) -> Ed25519PrivateKey:
         """The box's key pair, made on first use (and again if the file is corrupt)."""
@@ -144,7 +143,7 @@ class DeviceState:
     def save_fallback(self, grant: FallbackGrant | None) -> bool:
         if grant is None:
             return self.files.delete(self.dir / FALLBACK)
-        return self.files.write(self.dir / FALLBACK, _dump(grant.model_dump(mode="json")))
+        return self.files.write(self.dir / FALLBACK, json_bytes(grant.model_dump(mode="json")))
 
     def remove_leftovers(self) -> None:
         """Temp files of writes that a power loss interrupted."""

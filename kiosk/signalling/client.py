@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+from pydantic import ValidationError
 
 from kiosk.errors import KioskError
-from kiosk.signalling.messages import CLIENT_PING_S
+from kiosk.signalling.messages import CLIENT_PING_S, JoinedMessage
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,10 @@ class SignallingClient:
             if message is None:
                 raise JoinError("closed", "the signalling server closed the connection")
             if message.get("type") == "joined":
-                return message
+                try:
+                    return JoinedMessage.model_validate(message).model_dump()
+                except ValidationError as exc:
+                    raise JoinError("bad_message", f"a malformed joined: {exc}") from None
             if message.get("type") == "error":
                 raise JoinError(str(message.get("code")), str(message.get("message")))
 

@@ -113,8 +113,11 @@ class Hub:
         self._rooms: dict[str, dict[str, _Session]] = {}
         self._sessions: set[_Session] = set()
         self._queued_bytes = 0  # over every session's outbox
-        self.outbox_bytes = OUTBOX_BYTES
-        self.hub_outbox_bytes = HUB_OUTBOX_BYTES
+
+    @property
+    def queued_bytes(self) -> int:
+        """What waits, over all clients, to be written to their sockets."""
+        return self._queued_bytes
 
     def rooms(self) -> dict[str, int]:
         return {room: len(peers) for room, peers in self._rooms.items()}
@@ -300,8 +303,8 @@ class Hub:
         if session.closing:
             return
         text = json.dumps(message)  # ensure_ascii: len() is the byte count
-        over_own = session.queued_bytes + len(text) > self.outbox_bytes
-        if over_own or self._queued_bytes + len(text) > self.hub_outbox_bytes:
+        over_own = session.queued_bytes + len(text) > OUTBOX_BYTES
+        if over_own or self._queued_bytes + len(text) > HUB_OUTBOX_BYTES:
             # a client that does not read must not hold memory or stall its room
             log.warning(
                 "dropping peer %s: %d bytes unread (%s)",

@@ -157,6 +157,24 @@ def joined(
     return message
 
 
+class _JoinedPeer(_Message):
+    peer_id: str = Field(min_length=1, max_length=64)
+    name: str = ""
+    role: str = ""
+
+
+class JoinedMessage(_Message):
+    """`joined` as a client checks it before trusting its fields (a LAN host is only
+    another box)."""
+
+    type: Literal["joined"]
+    room_id: str = Field(min_length=1)
+    peer_id: str = Field(min_length=1, max_length=64)
+    peers: list[_JoinedPeer] = Field(default_factory=list, max_length=64)  # an SFU may hold more
+    ice_servers: list[dict[str, Any]] = Field(default_factory=list)
+    resume_key: str | None = None
+
+
 def peer_joined(peer: PeerInfo) -> dict[str, Any]:
     return {"type": "peer_joined", "peer": peer.model_dump(mode="json")}
 

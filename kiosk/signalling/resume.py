@@ -40,21 +40,15 @@ def secret_of(private_key: Ed25519PrivateKey) -> bytes:
     return hmac.new(raw, _LABEL, hashlib.sha256).digest()
 
 
+def constant(secret: bytes) -> ResumeSecret:
+    """The same secret for every room (a LAN fallback host serves one clinic)."""
+
+    async def same(claims: JoinClaims) -> bytes:
+        return secret
+
+    return same
+
+
 def ephemeral() -> ResumeSecret:
     """A secret for this process only: resume works across socket drops, not restarts."""
-    secret = secrets.token_bytes(32)
-
-    async def same(claims: JoinClaims) -> bytes:
-        return secret
-
-    return same
-
-
-def fixed(private_key: Ed25519PrivateKey) -> ResumeSecret:
-    """One key's secret for every room (a LAN fallback host serves one clinic)."""
-    secret = secret_of(private_key)
-
-    async def same(claims: JoinClaims) -> bytes:
-        return secret
-
-    return same
+    return constant(secrets.token_bytes(32))

@@ -57,7 +57,7 @@ async def test_a_client_that_does_not_read_is_dropped_at_its_byte_budget(
         for _ in range(300):  # 18 MB, far more than any socket buffer holds
             await sender.send_str(offer)
             await asyncio.sleep(0)
-            most = max(most, hub._queued_bytes)
+            most = max(most, hub.queued_bytes)
         left = None
         async with asyncio.timeout(20):
             while left is None:
@@ -71,7 +71,7 @@ async def test_a_client_that_does_not_read_is_dropped_at_its_byte_budget(
             while (message := await slow.receive()).type is aiohttp.WSMsgType.TEXT:
                 pass
         assert slow.close_code == 4429
-        assert hub._queued_bytes == 0
+        assert hub.queued_bytes == 0
     finally:
         await slow.close()
         await sender.close()

@@ -119,5 +119,7 @@ async def test_a_call_outlives_a_clinic_restart_and_newcomers_find_everyone(
             status = await kiosk.status()
             assert status["state"] == "in_call"
             assert len(status["peers"]) == 2  # the page and the newcomer
+            assert status["call"]["rejoins"] >= 1
+            assert status["call"]["links_rebuilt"] == 0
         finally:
             await newcomer.close()

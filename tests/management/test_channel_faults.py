@@ -16,6 +16,7 @@ from kiosk.management.backoff import Backoff
 from kiosk.management.channel import ChannelClient
 from kiosk.management.state import Credential
 from kiosk.signalling.channel import CHANNEL_PATH
+from tests.clinic_server import serving
 
 Serve = Callable[[web.WebSocketResponse], Awaitable[None]]
 
@@ -71,13 +72,8 @@ async def clinic() -> AsyncIterator[tuple[str, list[Serve]]]:
 
     app = web.Application()
     app.router.add_get(CHANNEL_PATH, channel)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}", behaviours
-    await runner.cleanup()
+    async with serving(app) as url:
+        yield url, behaviours
 
 
 def credential(url: str) -> Credential:

@@ -87,12 +87,18 @@ OTHER_CASES = {
 }
 
 
-def _error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if " ERROR " in line]
-
-
-def _moved_aside(path: Path) -> list[Path]:
-    return sorted(path.parent.glob(path.name + ".corrupt-*"))
+async def _stopped_saying_once(box: EnrolledBox, path: Path, words: str) -> Path:
+    """Stop the daemon: it exits 0, and said one ERROR line naming ``path`` with ``words``;
+    the one copy of the file moved aside."""
+    code, err, _ = await asyncio.to_thread(box.process.stop)
+    assert code == 0
+    errors = [line for line in err.splitlines() if " ERROR " in line]
+    assert len(errors) == 1, err
+    assert str(path) in errors[0]
+    assert words in errors[0]
+    aside = sorted(path.parent.glob(path.name + ".corrupt-*"))
+    assert len(aside) == 1
+    return aside[0]
 
 
 @pytest.mark.parametrize("case", CREDENTIAL_CASES, ids=list(CREDENTIAL_CASES))
@@ -107,14 +113,7 @@ async def test_a_corrupt_credential_is_an_unenrolled_box_said_at_error(
     assert status["enrolled"] is False
     assert status["state"] == "not_enrolled"
     assert status["leds"]["ready"].startswith("pulse")
-    code, err, _ = await asyncio.to_thread(box.process.stop)
-
-    assert code == 0
-    errors = _error_lines(err)
-    assert len(errors) == 1, err
-    assert str(path) in errors[0]
-    assert "not enrolled" in errors[0]
-    assert len(_moved_aside(path)) == 1
+    await _stopped_saying_once(box, path, "not enrolled")
     assert not path.exists()
 
 
@@ -132,14 +131,6 @@ async def test_a_corrupt_state_file_is_moved_aside_and_the_box_is_idle(
     await box.idle()  # the clinic sends the config again at connect
     if name != "device-config.json":
         await eventually(lambda: _exists(path))  # made again (key) or received again (grant)
-    code, err, _ = await asyncio.to_thread(box.process.stop)
-
-    assert code == 0
-    errors = _error_lines(err)
-    assert len(errors) == 1, err
-    assert str(path) in errors[0]
-    assert "corrupt" in errors[0]
-    aside = _moved_aside(path)
-    assert len(aside) == 1
-    if aside[0].is_dir():
-        shutil.rmtree(aside[0])
+    aside = await _stopped_saying_once(box, path, "corrupt")
+    if aside.is_dir():
+        shutil.rmtree(aside)
