@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 
 from clinic.storage import Storage
+from clinic.webhooks import Network, WebhookClient, WebhookTargetError
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,9 @@ class _Watched:
 
 
 class Alerts:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, webhook_networks: tuple[Network, ...] = ()) -> None:
         self._storage = storage
+        self.webhook_networks = webhook_networks  # private networks a webhook may reach
         self._devices: dict[str, _Watched] = {}
         self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
@@ -96,13 +98,10 @@ class Alerts:
 
     async def run(self) -> None:
         """Sweep for silent devices and deliver alerts, until cancelled."""
-        async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session,
-            asyncio.TaskGroup() as tasks,
-        ):
+        async with WebhookClient(self.webhook_networks) as client, asyncio.TaskGroup() as tasks:
             tasks.create_task(self._sweep())
             while (alert := await self._queue.get()) is not None:
-                await self._deliver(session, alert)
+                await self._deliver(client, alert)
 
     async def _sweep(self) -> None:
         while True:
@@ -112,13 +111,15 @@ class Alerts:
                     self._offline(device_id, watched, "no heartbeat for two intervals")
             await asyncio.sleep(SWEEP_S)
 
-    async def _deliver(self, session: aiohttp.ClientSession, alert: dict[str, Any]) -> None:
+    async def _deliver(self, client: WebhookClient, alert: dict[str, Any]) -> None:
         url = await self._storage.alert_webhook(alert["clinic_id"])
         if not url:
             return
         try:
-            async with session.post(url, json=alert) as response:
-                if response.status >= 300:
-                    log.warning("alert webhook %s answered %d", url, response.status)
+            status = await client.post(url, alert)
+            if status >= 300:  # redirects are not followed
+                log.warning("alert webhook %s answered %d", url, status)
+        except WebhookTargetError as exc:
+            log.warning("alert webhook %s refused: %s", url, exc)
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("alert webhook %s failed: %s", url, exc or type(exc).__name__)

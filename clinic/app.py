@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -16,18 +17,21 @@ from clinic.consultations import Consultations
 from clinic.device_channels import DeviceChannels
 from clinic.handlers import accounts, devices, rooms, waiting
 from clinic.keys import ClinicKeys
-from clinic.ratelimit import FailureLimiter
+from clinic.ratelimit import Limits
 from clinic.storage import Storage
 from clinic.turn import IceConfig
 from clinic.web import (
     CHANNELS,
-    ENROLL_LIMITER,
     KEYS,
+    LIMITS,
     PASSWORDS,
     PUBLIC_URL,
     STORAGE,
+    TRUSTED_PROXIES,
     errors_as_json,
+    security_headers,
 )
+from clinic.webhooks import Network
 from kiosk.signalling.hub import Hub
 from kiosk.signalling.server import add_signalling
 
@@ -45,27 +49,40 @@ PAGES = {
 }
 
 
-def build_app(
-    storage: Storage, public_url: str | None = None, ice: IceConfig | None = None
-) -> web.Application:
-    app = web.Application(middlewares=[errors_as_json], client_max_size=256 * 1024)
+@dataclass(frozen=True)
+class Options:
+    """How an operator runs the service (`clinic serve` flags)."""
+
+    public_url: str | None = None
+    ice: IceConfig = field(default_factory=IceConfig)
+    # proxies whose X-Forwarded-For names the client (limits count the client, not them)
+    trusted_proxies: frozenset[str] = frozenset()
+    # private networks an alert webhook may reach (an on-premises receiver)
+    webhook_networks: tuple[Network, ...] = ()
+
+
+def build_app(storage: Storage, options: Options | None = None) -> web.Application:
+    options = options or Options()
+    app = web.Application(
+        middlewares=[security_headers, errors_as_json], client_max_size=256 * 1024
+    )
     keys = ClinicKeys(storage)
     consultations = Consultations(storage)
     app[STORAGE] = storage
     app[KEYS] = keys
     app[PASSWORDS] = Passwords()
-    app[PUBLIC_URL] = public_url
+    app[PUBLIC_URL] = options.public_url
     app[CONSULTATIONS] = consultations
-    app[CHANNELS] = DeviceChannels(Alerts(storage), storage, keys)
-    app[ENROLL_LIMITER] = FailureLimiter(limit=5, window_s=60)
+    app[CHANNELS] = DeviceChannels(Alerts(storage, options.webhook_networks), storage, keys)
+    app[LIMITS] = Limits()
+    app[TRUSTED_PROXIES] = options.trusted_proxies
     app.add_routes(accounts.routes)
     app.add_routes(devices.routes)
     app.add_routes(rooms.routes)
     app.add_routes(waiting.routes)
-    ice_servers = (ice or IceConfig()).ice_servers
     hub = Hub(
         keys.verify_join,
-        ice_servers=ice_servers,
+        ice_servers=options.ice.ice_servers,
         listener=consultations,
         resume_secret=keys.resume_secret,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import json
 import logging
 import secrets
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from clinic import service
+from clinic.app import Options
 from clinic.enrollment import create_device
 from clinic.errors import ClinicError
 from clinic.principals import MemberRole, RoomKind
@@ -49,6 +51,14 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--turn-ttl", type=int, default=DEFAULT_TTL_S,
                        help="seconds a TURN credential is valid (default 3600)")  # fmt: skip
+        p.add_argument(
+            "--trusted-proxy", action="append", default=[], metavar="ADDRESS",
+            help="a reverse proxy whose X-Forwarded-For names the client (repeatable)",
+        )  # fmt: skip
+        p.add_argument(
+            "--webhook-network", action="append", default=[], type=ipaddress.ip_network,
+            metavar="CIDR", help="a private network alert webhooks may reach (repeatable)",
+        )  # fmt: skip
     return parser
 
 
@@ -83,7 +93,13 @@ def main(argv: list[str] | None = None) -> int:
         base = args.public_url or f"http://{args.host}:{args.port}"
         _print_demo(demo, base)
     try:
-        asyncio.run(service.serve(args.db, args.host, args.port, args.public_url, ice=ice))
+        options = Options(
+            public_url=args.public_url,
+            ice=ice,
+            trusted_proxies=frozenset(args.trusted_proxy),
+            webhook_networks=tuple(args.webhook_network),
+        )
+        asyncio.run(service.serve(args.db, args.host, args.port, options))
     except OSError as exc:
         print(f"clinic: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1

@@ -41,4 +41,10 @@ class InvalidError(ClinicError, ValueError):
 
 
 class RateLimitedError(ClinicError):
+    """Too many attempts; ``retry_after_s`` is how long until the next one may pass."""
+
     status, code = 429, "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: float = 60.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

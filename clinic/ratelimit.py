@@ -1,32 +1,159 @@
-"""Failed attempts per client address in a sliding window (in process memory)."""
+"""Attempts per key (a client address, an account) in a sliding window, in process memory.
+
+`take` counts an attempt before the caller awaits anything, so concurrent requests cannot
+all pass the check before the first is counted. Rules that count only failures hand back
+the attempts that succeeded. A key refused once may be locked out for a time that doubles
+with each lockout.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
+import math
 import time
-from collections import defaultdict, deque
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from clinic.errors import RateLimitedError
 
 
-class FailureLimiter:
-    """At most ``limit`` failures per ``window_s`` per key; past that, refuse."""
+@dataclass(frozen=True, slots=True)
+class Rule:
+    limit: int
+    window_s: float
+    # 0: no lockout, a key is free again as its attempts age out of the window
+    lockout_s: float = 0.0
+    max_lockout_s: float = 3600.0
 
-    def __init__(self, limit: int = 5, window_s: float = 60.0) -> None:
-        self._limit = limit
-        self._window = window_s
-        self._failures: defaultdict[str, deque[float]] = defaultdict(deque)
 
-    def _recent(self, key: str) -> deque[float]:
-        failures = self._failures[key]
-        cutoff = time.monotonic() - self._window
-        while failures and failures[0] < cutoff:
-            failures.popleft()
-        if not failures:
-            del self._failures[key]  # keep memory bounded by active offenders
-            return deque()
-        return failures
+@dataclass(slots=True)
+class _Key:
+    attempts: deque[float] = field(default_factory=deque)
+    locked_until: float = 0.0
+    lockouts: int = 0
+    last_lockout: float = 0.0
 
-    def blocked(self, key: str) -> bool:
-        return len(self._recent(key)) >= self._limit
 
-    def fail(self, key: str) -> None:
-        self._recent(key)
-        self._failures[key].append(time.monotonic())
+class Attempt:
+    """One counted attempt; `succeeded()` takes it back where only failures count."""
+
+    def __init__(self, limiter: Limiter, key: str, at: float) -> None:
+        self._limiter, self._key, self._at = limiter, key, at
+
+    def succeeded(self) -> None:
+        self._limiter._forgive(self._key, self._at)
+
+
+class Limiter:
+    def __init__(
+        self,
+        rule: Rule,
+        what: str,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 100_000,
+    ) -> None:
+        self.rule = rule
+        self._what = what  # for the error: "too many failed logins"
+        self._clock = clock
+        self._max_keys = max_keys
+        self._keys: dict[str, _Key] = {}
+
+    def take(self, key: str) -> Attempt:
+        """Count one attempt for ``key``, or RateLimitedError with how long to wait."""
+        now = self._clock()
+        state = self._keys.get(key)
+        if state is None:
+            if len(self._keys) >= self._max_keys:
+                self._prune(now)
+            if len(self._keys) >= self._max_keys:  # a flood of distinct keys: refuse all new
+                raise RateLimitedError(f"{self._what}; try later", self.rule.window_s)
+            state = self._keys[key] = _Key()
+        if state.locked_until > now:
+            raise RateLimitedError(f"{self._what}; try later", state.locked_until - now)
+        self._age(state, now)
+        if len(state.attempts) >= self.rule.limit:
+            raise RateLimitedError(f"{self._what}; try later", self._refuse(state, now))
+        state.attempts.append(now)
+        return Attempt(self, key, now)
+
+    def _refuse(self, state: _Key, now: float) -> float:
+        rule = self.rule
+        if rule.lockout_s <= 0:
+            return state.attempts[0] + rule.window_s - now
+        if now - state.last_lockout > rule.max_lockout_s:
+            state.lockouts = 0  # quiet for long enough: start again from the first lockout
+        lockout: float = min(rule.lockout_s * 2.0**state.lockouts, rule.max_lockout_s)
+        state.lockouts += 1
+        state.last_lockout, state.locked_until = now, now + lockout
+        state.attempts.clear()
+        return lockout
+
+    def _forgive(self, key: str, at: float) -> None:
+        state = self._keys.get(key)
+        if state is None:
+            return
+        with contextlib.suppress(ValueError):
+            state.attempts.remove(at)
+        state.lockouts = 0
+
+    def _age(self, state: _Key, now: float) -> None:
+        cutoff = now - self.rule.window_s
+        while state.attempts and state.attempts[0] <= cutoff:
+            state.attempts.popleft()
+
+    def _prune(self, now: float) -> None:
+        for key, state in list(self._keys.items()):
+            self._age(state, now)
+            idle = now - state.last_lockout > self.rule.max_lockout_s
+            if not state.attempts and state.locked_until <= now and (idle or not state.lockouts):
+                del self._keys[key]
+
+
+def address_key(remote: str | None) -> str:
+    """A client's address as a limit key: IPv6 by its /64, which one subscriber holds."""
+    if not remote:
+        return "unknown"
+    try:
+        address = ipaddress.ip_address(remote)
+    except ValueError:
+        return remote
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def retry_after_header(seconds: float) -> str:
+    return str(max(1, math.ceil(seconds)))
+
+
+@dataclass(slots=True)
+class Limits:
+    """Every limit of the clinic service's public doors (README, "Security")."""
+
+    # failed enrollments per address: exactly 5 a minute (PROTOCOL.md section 1)
+    enroll: Limiter = field(
+        default_factory=lambda: Limiter(Rule(5, 60), "too many failed enrollment attempts")
+    )
+    # failed logins per address, then per account, each with a lockout that doubles
+    login_address: Limiter = field(
+        default_factory=lambda: Limiter(
+            Rule(20, 600, lockout_s=300), "too many failed logins from this address"
+        )
+    )
+    login_account: Limiter = field(
+        default_factory=lambda: Limiter(
+            Rule(5, 900, lockout_s=60), "too many failed logins for this account"
+        )
+    )
+    # patients entering the waiting area, per address (every entry counts)
+    enter: Limiter = field(
+        default_factory=lambda: Limiter(Rule(10, 60), "too many patients from this address")
+    )
+    # failed guest-link redemptions per address
+    guest: Limiter = field(
+        default_factory=lambda: Limiter(Rule(10, 60), "too many bad guest links")
+    )

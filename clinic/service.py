@@ -10,13 +10,12 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import ValidationError
 
-from clinic.app import build_app
+from clinic.app import Options, build_app
 from clinic.auth import Passwords
 from clinic.errors import InvalidError
 from clinic.models import NewMember
 from clinic.principals import MemberRole, RoomKind
 from clinic.storage import Storage
-from clinic.turn import IceConfig
 from kiosk.signalling import tokens
 from kiosk.signalling.validation import problems
 
@@ -66,13 +65,12 @@ async def serve(
     db: Path | str,
     host: str,
     port: int,
-    public_url: str | None = None,
+    options: Options | None = None,
     ready: asyncio.Event | None = None,
-    ice: IceConfig | None = None,
 ) -> None:
     """Serve until SIGTERM or SIGINT; closes websockets first, then the database."""
     storage = await Storage.open(db)
-    runner = web.AppRunner(build_app(storage, public_url, ice), handle_signals=False)
+    runner = web.AppRunner(build_app(storage, options), handle_signals=False)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

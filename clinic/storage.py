@@ -334,6 +334,10 @@ class Storage:
                 )
             )
 
+    async def end_session(self, token_hash: str) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(sessions.delete().where(sessions.c.token_hash == token_hash))
+
     async def member_by_session(self, token_hash: str) -> Member | None:
         query = (
             sa.select(members)

@@ -13,10 +13,16 @@ from pydantic import BaseModel, ValidationError
 
 from clinic.auth import Passwords, secret_hash
 from clinic.device_channels import DeviceChannels
-from clinic.errors import ClinicError, ForbiddenError, InvalidError, UnauthorizedError
+from clinic.errors import (
+    ClinicError,
+    ForbiddenError,
+    InvalidError,
+    RateLimitedError,
+    UnauthorizedError,
+)
 from clinic.keys import ClinicKeys
 from clinic.principals import Device, Member, Principal
-from clinic.ratelimit import FailureLimiter
+from clinic.ratelimit import Limits, address_key, retry_after_header
 from clinic.rules import is_clinic_admin
 from clinic.storage import DeviceRecord, Storage
 from kiosk.signalling.device_config import DeviceConfig
@@ -29,7 +35,9 @@ KEYS = web.AppKey("keys", ClinicKeys)
 PASSWORDS = web.AppKey("passwords", Passwords)
 PUBLIC_URL: web.AppKey[str | None] = web.AppKey("public_url")
 CHANNELS = web.AppKey("device_channels", DeviceChannels)
-ENROLL_LIMITER = web.AppKey("enroll_limiter", FailureLimiter)
+LIMITS = web.AppKey("limits", Limits)
+# proxies (nginx, a load balancer) whose X-Forwarded-For names the real client
+TRUSTED_PROXIES: web.AppKey[frozenset[str]] = web.AppKey("trusted_proxies")
 
 B = TypeVar("B", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -41,9 +49,13 @@ def error_response(status: int, code: str, message: str) -> web.Response:
 
 @web.middleware
 async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every failure of an API call becomes the contract's error JSON."""
+    """Every failure of an API call becomes the contract's error JSON, never a traceback."""
     try:
         return await handler(request)
+    except RateLimitedError as exc:
+        response = error_response(exc.status, exc.code, str(exc))
+        response.headers["Retry-After"] = retry_after_header(exc.retry_after_s)
+        return response
     except ClinicError as exc:
         return error_response(exc.status, exc.code, str(exc))
     except web.HTTPException as exc:
@@ -51,6 +63,56 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
             raise
         code = {404: "not_found", 405: "bad_method", 413: "too_large"}.get(exc.status, "error")
         return error_response(exc.status, code, exc.reason)
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return error_response(500, "internal", "internal error; the service logged it")
+
+
+# no inline script or style anywhere; media and signalling from this origin only
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob: mediastream:",
+        "connect-src 'self' ws: wss:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """On every page and API answer, errors included."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers.update(SECURITY_HEADERS)
+        raise
+    if not response.prepared:  # a WebSocket is already upgraded
+        response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def client_address(request: web.Request) -> str:
+    """Who is asking, as a limit key: the peer, or what a trusted proxy says it is."""
+    remote = request.remote
+    if remote in request.app[TRUSTED_PROXIES]:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            remote = hops[-1]
+    return address_key(remote)
 
 
 async def parse_body(request: web.Request, model: type[B]) -> B:

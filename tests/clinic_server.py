@@ -15,10 +15,9 @@ import pytest
 from aiohttp import web
 
 from clinic import service
-from clinic.app import build_app
+from clinic.app import Options, build_app
 from clinic.principals import MemberRole, RoomKind
 from clinic.storage import Storage
-from clinic.turn import IceConfig
 
 
 def free_port() -> int:
@@ -126,10 +125,10 @@ async def serving(app: web.Application, host: str = "127.0.0.1") -> AsyncIterato
 
 @contextlib.asynccontextmanager
 async def clinic_server_at(
-    db: Path, ice: IceConfig | None = None, host: str = "127.0.0.1"
+    db: Path, options: Options | None = None, host: str = "127.0.0.1"
 ) -> AsyncIterator[ClinicServer]:
     storage = await Storage.open(db)
-    app = build_app(storage, ice=ice)
+    app = build_app(storage, options)
     try:
         async with serving(app, host) as url, aiohttp.ClientSession() as session:
             yield ClinicServer(url, storage, app, session)

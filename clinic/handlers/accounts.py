@@ -9,19 +9,34 @@ from aiohttp import web
 from clinic.auth import LOGIN_TTL_S, new_secret, secret_hash
 from clinic.errors import UnauthorizedError
 from clinic.models import Login, NewMember
-from clinic.web import PASSWORDS, STORAGE, clinic_admin, iso, parse_body
+from clinic.web import (
+    LIMITS,
+    PASSWORDS,
+    STORAGE,
+    authenticate_member,
+    bearer,
+    client_address,
+    clinic_admin,
+    iso,
+    parse_body,
+)
 
 routes = web.RouteTableDef()
 
 
 @routes.post("/api/v1/auth/login")
 async def login(request: web.Request) -> web.Response:
+    limits = request.app[LIMITS]
+    from_address = limits.login_address.take(client_address(request))
     body = await parse_body(request, Login)
+    for_account = limits.login_account.take(body.email.lower())
     storage, passwords = request.app[STORAGE], request.app[PASSWORDS]
     found = await storage.member_for_login(body.email)
     ok = await passwords.verify(found[1] if found else None, body.password)
     if not ok or found is None:
         raise UnauthorizedError("wrong email or password")
+    from_address.succeeded()
+    for_account.succeeded()
     member = found[0]
     token, expires = new_secret(), time.time() + LOGIN_TTL_S
     await storage.create_session(member.id, secret_hash(token), expires)
@@ -37,6 +52,14 @@ async def login(request: web.Request) -> web.Response:
             },
         }
     )
+
+
+@routes.post("/api/v1/auth/logout")
+async def logout(request: web.Request) -> web.Response:
+    """Ends this login token at once (PROTOCOL.md section 6)."""
+    await authenticate_member(request)
+    await request.app[STORAGE].end_session(secret_hash(bearer(request)))
+    return web.json_response({"logged_out": True})
 
 
 @routes.post("/api/v1/clinics/{clinic_id}/members")

@@ -16,21 +16,22 @@ from clinic.errors import (
     InvalidCodeError,
     InvalidError,
     NotFoundError,
-    RateLimitedError,
 )
 from clinic.principals import Principal, RoomKind
 from clinic.rules import is_clinic_admin
 from clinic.storage import DeviceRecord
 from clinic.web import (
     CHANNELS,
-    ENROLL_LIMITER,
+    LIMITS,
     STORAGE,
     authenticate,
     authenticate_device,
+    client_address,
     clinic_admin,
     iso,
     parse_body,
 )
+from clinic.webhooks import WebhookTargetError, check_url
 from kiosk.signalling.channel import CLOSE_REVOKED, CommandAction, command_message
 from kiosk.signalling.device_config import DeviceConfig
 from kiosk.signalling.server import HUB
@@ -186,10 +187,8 @@ async def revoke(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/enroll")
 async def enroll(request: web.Request) -> web.Response:
-    limiter = request.app[ENROLL_LIMITER]
-    client = request.remote or "unknown"
-    if limiter.blocked(client):
-        raise RateLimitedError("too many failed enrollment attempts; wait a minute")
+    # counted before any await, so concurrent guesses cannot all pass the check
+    attempt = request.app[LIMITS].enroll.take(client_address(request))
     body = await parse_body(request, Enrollment)
     token = new_secret()
     device = await request.app[STORAGE].enroll(
@@ -198,8 +197,8 @@ async def enroll(request: web.Request) -> web.Response:
         body.hardware.model_dump(),
     )
     if device is None:
-        limiter.fail(client)
         raise InvalidCodeError("the enrollment code is wrong, used or expired")
+    attempt.succeeded()
     return web.json_response(
         {
             "device_id": device.id,
@@ -226,5 +225,10 @@ class AlertWebhook(BaseModel):
 async def set_alert_webhook(request: web.Request) -> web.Response:
     clinic_id = await clinic_admin(request, "set its alert webhook")
     body = await parse_body(request, AlertWebhook)
+    if body.url is not None:
+        try:
+            await check_url(body.url, request.app[CHANNELS].alerts.webhook_networks)
+        except WebhookTargetError as exc:
+            raise InvalidError([f"url: {exc}"]) from None
     await request.app[STORAGE].set_alert_webhook(clinic_id, body.url)
     return web.json_response({"url": body.url})

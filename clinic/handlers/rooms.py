@@ -13,9 +13,11 @@ from clinic.principals import Device, Guest, Member, Patient, Principal, Room, R
 from clinic.rules import may_invite_guests, may_join, may_see_rooms
 from clinic.web import (
     KEYS,
+    LIMITS,
     STORAGE,
     authenticate,
     authenticate_member,
+    client_address,
     clinic_admin,
     iso,
     parse_body,
@@ -124,10 +126,12 @@ async def create_guest_link(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/guest/join-token")
 async def guest_join_token(request: web.Request) -> web.Response:
+    attempt = request.app[LIMITS].guest.take(client_address(request))
     body = await parse_body(request, GuestJoin)
     guest = await request.app[STORAGE].guest(secret_hash(body.guest_token))
     if guest is None:
         raise UnauthorizedError("the guest link is unknown or expired")
+    attempt.succeeded()
     room = await existing_room(request, guest.room_id)
     subject = f"guest:{secret_hash(body.guest_token)[:12]}"
     return await join_token_response(request, guest, room, subject, body.name, Role.GUEST)

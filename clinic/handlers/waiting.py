@@ -11,7 +11,16 @@ from clinic.handlers.rooms import existing_room, identity, join_token_response
 from clinic.models import EnterWaitingArea
 from clinic.principals import Patient
 from clinic.rules import may_see_waiting_area
-from clinic.web import KEYS, STORAGE, authenticate, iso, parse_body, signal_url
+from clinic.web import (
+    KEYS,
+    LIMITS,
+    STORAGE,
+    authenticate,
+    client_address,
+    iso,
+    parse_body,
+    signal_url,
+)
 from kiosk.signalling.messages import Role
 
 routes = web.RouteTableDef()
@@ -22,6 +31,7 @@ PATIENT_TOKEN_TTL_S = 3600  # a patient may wait a while before a clinician come
 @routes.post("/api/v1/clinics/{clinic_id}/waiting-area/enter")
 async def enter(request: web.Request) -> web.Response:
     clinic_id = request.match_info["clinic_id"]
+    request.app[LIMITS].enter.take(client_address(request))
     body = await parse_body(request, EnterWaitingArea)
     storage = request.app[STORAGE]
     if not await storage.clinic_exists(clinic_id):

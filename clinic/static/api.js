@@ -9,6 +9,13 @@ export const session = {
   clear() { sessionStorage.clear(); },
 };
 
+// ends the login token on the server too, not only in this tab
+export async function logout() {
+  try { if (session.token) await api("POST", "/auth/logout"); } catch { /* gone already */ }
+  session.clear();
+  location.href = "/";
+}
+
 export class ApiError extends Error {
   constructor(status, code, message) { super(message); this.status = status; this.code = code; }
 }

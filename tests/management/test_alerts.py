@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,9 +12,19 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from tests.clinic_server import ClinicFixture, ClinicServer, serving
+from clinic.app import Options
+from tests.clinic_server import ClinicFixture, ClinicServer, clinic_server_at, serving
 from tests.management.test_managed_kiosk import eventually, kiosk_cli
 from tests.processes import KioskProcess
+
+
+@pytest.fixture
+async def clinic_server(tmp_path: Path) -> AsyncIterator[ClinicServer]:
+    """The operator let alerts reach this machine (`--webhook-network 127.0.0.0/8`): a
+    webhook is refused loopback otherwise (tests/security/test_webhook_targets.py)."""
+    options = Options(webhook_networks=(ipaddress.ip_network("127.0.0.0/8"),))
+    async with clinic_server_at(tmp_path / "clinic.db", options) as server:
+        yield server
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from clinic.app import Options
 from clinic.turn import IceConfig
 from kiosk.call.turn import check_turn
 from kiosk.signalling.tokens import JoinClaims
@@ -54,7 +55,7 @@ async def test_a_turn_server_that_is_not_there_is_reported() -> None:
 
 async def test_a_call_is_relayed_through_coturn(coturn: Coturn, tmp_path: Path) -> None:
     ice = IceConfig(turn_urls=(coturn.url,), secret=coturn.secret)
-    async with clinic_server_at(tmp_path / "clinic.db", ice) as server:
+    async with clinic_server_at(tmp_path / "clinic.db", Options(ice=ice)) as server:
         clinic = await server.make_clinic()
         async with make_room(server, clinic, tmp_path) as room:
             # a participant that can use nothing but the relay (as behind a strict NAT)
@@ -83,7 +84,7 @@ async def test_the_kiosk_reports_a_turn_server_that_refuses_it(
 ) -> None:
     # the clinic was given another secret than the TURN server's: every credential is forged
     ice = IceConfig(turn_urls=(coturn.url,), secret=b"not-the-servers-secret")
-    async with clinic_server_at(tmp_path / "clinic.db", ice) as server:
+    async with clinic_server_at(tmp_path / "clinic.db", Options(ice=ice)) as server:
         clinic = await server.make_clinic()
         async with make_room(server, clinic, tmp_path) as room:
             await room.call_with("Dr Direct")  # a direct path still works on the LAN
