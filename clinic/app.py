@@ -28,6 +28,7 @@ from clinic.web import (
     PUBLIC_URL,
     STORAGE,
     TRUSTED_PROXIES,
+    client_address,
     errors_as_json,
     security_headers,
 )
@@ -86,7 +87,7 @@ def build_app(storage: Storage, options: Options | None = None) -> web.Applicati
         listener=consultations,
         resume_secret=keys.resume_secret,
     )
-    add_signalling(app, hub)
+    add_signalling(app, hub, client_address)
     for path, filename in PAGES.items():
         app.router.add_get(path, _page_handler(filename))
     app.router.add_static("/static", STATIC)

@@ -59,10 +59,16 @@ class ClinicKeys:
         )
 
     async def verify_join(self, token: str) -> JoinClaims:
-        """For the hub: a token signed by the clinic it names, or TokenError."""
+        """For the hub: a token signed by the clinic it names, of a device that is still
+        enrolled, or TokenError."""
         clinic_id = tokens.unverified_clinic(token)
         try:
             key = await self.private_key(clinic_id)
         except NotFoundError:
             raise TokenError("join token of an unknown clinic") from None
-        return tokens.verify(token, key.public_key())
+        claims = tokens.verify(token, key.public_key())
+        if claims.role is Role.DEVICE:
+            device = await self._storage.device(claims.subject)
+            if device is None or device.revoked:
+                raise TokenError("this device was revoked by the clinic")
+        return claims

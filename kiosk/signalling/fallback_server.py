@@ -12,7 +12,7 @@ import logging
 from aiohttp import web
 
 from kiosk.signalling.fallback_tokens import FallbackAuthenticator
-from kiosk.signalling.hub import Hub
+from kiosk.signalling.hub import FALLBACK_SOCKET_LIMITS, Hub
 from kiosk.signalling.resume import ResumeSecret
 from kiosk.signalling.server import add_signalling
 
@@ -28,7 +28,9 @@ class FallbackServer:
         resume_secret: ResumeSecret | None = None,
     ) -> None:
         self.authenticate = authenticate
-        self.hub = Hub(authenticate, resume_secret=resume_secret)
+        self.hub = Hub(
+            authenticate, resume_secret=resume_secret, socket_limits=FALLBACK_SOCKET_LIMITS
+        )
         self.host, self.port = host, port
         self._runner: web.AppRunner | None = None
 

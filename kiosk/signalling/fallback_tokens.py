@@ -5,8 +5,9 @@ the clinic's key naming the device, its clinic, the rooms its buttons may join, 
 and the device's own Ed25519 public key. To join on a fallback host the device signs a
 short *local join token* with its private key and carries the credential inside it. The
 host needs only the clinic's public key to check both; clinic-signed join tokens that are
-still valid are accepted as well. The rules are the cloud's: a device joins the rooms its
-config names, of its own clinic, and nothing else.
+still valid are accepted as well, from devices and clinicians only: patients and guests come
+from the internet, never over the clinic LAN. The rules are the cloud's: a device joins the
+rooms its config names, of its own clinic, and nothing else.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ CREDENTIAL_AUDIENCE = "kiosk-fallback"
 LOCAL_AUDIENCE = "kiosk-signal-local"
 CREDENTIAL_TTL_S = 7 * 24 * 3600
 LOCAL_TOKEN_TTL_S = 60
+LAN_ROLES = frozenset({Role.DEVICE, Role.CLINICIAN})
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,8 @@ class FallbackAuthenticator:
             raise TokenError(f"malformed join token: {exc}") from exc
         if audience == tokens.AUDIENCE:
             claims = tokens.verify(token, self._clinic_key)
+            if claims.role not in LAN_ROLES:
+                raise TokenError(f"a {claims.role.value} cannot join on the clinic's LAN")
         elif audience == LOCAL_AUDIENCE:
             claims = self._local(token)
         else:
@@ -149,6 +153,7 @@ class FallbackAuthenticator:
             clinic_id=credential.clinic_id,
             room_id=str(room),
             expires_at=min(int(claims["exp"]), credential.expires_at),
+            token_id=str(claims.get("jti", "")),
         )
 
 

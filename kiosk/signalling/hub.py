@@ -7,6 +7,7 @@ transport (an aiohttp WebSocket, in :mod:`kiosk.signalling.server`) is handed in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
@@ -30,11 +31,32 @@ HUB_OUTBOX_BYTES = 64 * 1024 * 1024
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_JOIN_TIMEOUT = 4408
 CLOSE_SILENT = 4410
-CLOSE_TOO_SLOW = 4429
+CLOSE_TOO_SLOW = 4429  # also: too many sockets from one address, or on the server
+# a closed client has this long to read what explains its close; then it is cut off
+CLOSE_GRACE_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class SocketLimits:
+    """How many signalling sockets a server holds: in all, from one client address (a
+    clinic behind NAT is one address), and not yet joined from one address (each of those
+    is closed at the join deadline)."""
+
+    sockets: int = 10_000
+    per_address: int = 200
+    unjoined_per_address: int = 20
+
+
+# a box on the clinic LAN: a few dozen devices and clinicians' browsers, one address each
+FALLBACK_SOCKET_LIMITS = SocketLimits(sockets=256, per_address=16, unjoined_per_address=4)
 
 
 class Transport(Protocol):
     """One client connection, as the hub sees it."""
+
+    @property
+    def address(self) -> str:
+        """The client's address, as the socket limits count it."""
 
     def frames(self) -> AsyncIterator[str | bytes | None]:
         """Incoming text (or binary) frames until the client goes away; None when the
@@ -43,6 +65,9 @@ class Transport(Protocol):
     async def send(self, text: str) -> None: ...
 
     async def close(self, code: int, reason: str) -> None: ...
+
+    def abort(self) -> None:
+        """Drop the connection at once: the close a client does not read never arrives."""
 
 
 class ForbiddenError(Exception):
@@ -72,6 +97,7 @@ class _Close:
 @dataclass(eq=False)
 class _Session:
     transport: Transport
+    address: str
     peer_id: str = ""
     claims: JoinClaims | None = None
     name: str = ""
@@ -102,6 +128,7 @@ class Hub:
         join_timeout_s: float = m.JOIN_TIMEOUT_S,
         resume_secret: ResumeSecret | None = None,
         silence_timeout_s: float = m.SILENCE_TIMEOUT_S,
+        socket_limits: SocketLimits = SocketLimits(),
     ) -> None:
         self._authenticate = authenticate
         self._ice_servers = ice_servers
@@ -112,6 +139,9 @@ class Hub:
         self._silence_timeout = silence_timeout_s
         self._rooms: dict[str, dict[str, _Session]] = {}
         self._sessions: set[_Session] = set()
+        self._by_address: dict[str, set[_Session]] = {}
+        self._limits = socket_limits
+        self._live_tokens: dict[str, _Session] = {}  # join token id -> the session it serves
         self._queued_bytes = 0  # over every session's outbox
 
     @property
@@ -142,10 +172,29 @@ class Hub:
             self._close(session, code, reason)
         return len(matching)
 
+    def refusal(self, address: str) -> str | None:
+        """Why a new socket from ``address`` would be refused now, or None."""
+        if len(self._sessions) >= self._limits.sockets:
+            return f"the server holds at most {self._limits.sockets} signalling sockets"
+        mine = self._by_address.get(address, ())
+        if len(mine) >= self._limits.per_address:
+            return f"at most {self._limits.per_address} signalling sockets per address"
+        if sum(s.claims is None for s in mine) >= self._limits.unjoined_per_address:
+            return f"at most {self._limits.unjoined_per_address} unjoined sockets per address"
+        return None
+
     async def serve(self, transport: Transport) -> None:
         """Run the protocol for one connection until it closes."""
-        session = _Session(transport)
+        address = transport.address
+        refused = self.refusal(address)
+        if refused is not None:
+            log.warning("refusing a signalling socket from %s: %s", address, refused)
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await transport.close(CLOSE_TOO_SLOW, "too many sockets")
+            return
+        session = _Session(transport, address)
         self._sessions.add(session)
+        self._by_address.setdefault(address, set()).add(session)
         writer = asyncio.create_task(self._write(session), name="signal-writer")
         silence = asyncio.create_task(self._watch_silence(session), name="signal-silence")
         deadline = asyncio.get_running_loop().call_later(
@@ -163,6 +212,11 @@ class Hub:
             silence.cancel()
             self._leave(session)
             self._sessions.discard(session)
+            mine = self._by_address.get(address)
+            if mine is not None:
+                mine.discard(session)
+                if not mine:
+                    del self._by_address[address]
             session.outbox.put_nowait(None)
             # the writer drains what is queued (the error that explains a close), then ends
             try:
@@ -216,6 +270,8 @@ class Hub:
         except ForbiddenError as exc:
             self._error(session, ErrorCode.FORBIDDEN, str(exc))
             return
+        if self._token_in_use(session, claims):
+            return
         room = self._rooms.setdefault(claims.room_id, {})
         if len(room) >= self._max:
             self._error(session, ErrorCode.ROOM_FULL, f"the room holds at most {self._max}")
@@ -226,8 +282,13 @@ class Hub:
         if len(room) >= self._max:
             self._error(session, ErrorCode.ROOM_FULL, f"the room holds at most {self._max}")
             return
+        if session.closing or self._token_in_use(session, claims):  # changed while we waited
+            return
         session.claims = claims
-        session.name = (message.name or claims.name)[:100]
+        if claims.token_id:
+            self._live_tokens[claims.token_id] = session
+        # the name the clinic put in the token, not one the client chose (section 6)
+        session.name = (claims.name or message.name)[:100]
         session.peer_id = self._peer_id(message.resume, room, claims, secret)
         resumed = message.resume is not None and session.peer_id == message.resume.peer_id
         others = list(room.values())
@@ -249,6 +310,15 @@ class Hub:
         )
         if self._listener is not None:
             self._listener.peer_joined(claims.room_id, session.peer_id, claims)
+
+    def _token_in_use(self, session: _Session, claims: JoinClaims) -> bool:
+        """A join token serves one live session at a time; a rejoin asks for a fresh one."""
+        if claims.token_id and claims.token_id in self._live_tokens:
+            self._error(
+                session, ErrorCode.FORBIDDEN, "this join token is in use; ask for a fresh one"
+            )
+            return True
+        return False
 
     @staticmethod
     def _peer_id(
@@ -286,6 +356,8 @@ class Hub:
         for other in room.values():
             self._send(other, m.peer_left(session.peer_id))
         session.claims = None
+        if self._live_tokens.get(claims.token_id) is session:
+            del self._live_tokens[claims.token_id]
         if self._listener is not None:
             self._listener.peer_left(claims.room_id, session.peer_id, claims)
 
@@ -303,22 +375,30 @@ class Hub:
         if session.closing:
             return
         text = json.dumps(message)  # ensure_ascii: len() is the byte count
-        over_own = session.queued_bytes + len(text) > OUTBOX_BYTES
-        if over_own or self._queued_bytes + len(text) > HUB_OUTBOX_BYTES:
+        if session.queued_bytes + len(text) > OUTBOX_BYTES:
             # a client that does not read must not hold memory or stall its room
-            log.warning(
-                "dropping peer %s: %d bytes unread (%s)",
-                session.peer_id,
-                session.queued_bytes,
-                "its own budget" if over_own else "the server's budget",
-            )
-            self._leave(session)
-            self._discard_outbox(session)
-            self._close(session, CLOSE_TOO_SLOW, "too slow")
+            self._drop_slow(session, "its own budget")
             return
+        while self._queued_bytes + len(text) > HUB_OUTBOX_BYTES:
+            # the server's budget is full: the client with the most unread goes, which is
+            # an attacker's slow socket long before it is this message's recipient
+            slowest = max(self._sessions, key=lambda s: s.queued_bytes, default=None)
+            if slowest is None or slowest.queued_bytes == 0:
+                break
+            self._drop_slow(slowest, "the server's budget")
+            if slowest is session:
+                return
         session.queued_bytes += len(text)
         self._queued_bytes += len(text)
         session.outbox.put_nowait(text)
+
+    def _drop_slow(self, session: _Session, budget: str) -> None:
+        log.warning(
+            "dropping peer %s: %d bytes unread (%s)", session.peer_id, session.queued_bytes, budget
+        )
+        self._leave(session)
+        self._discard_outbox(session)
+        self._close(session, CLOSE_TOO_SLOW, "too slow")
 
     def _discard_outbox(self, session: _Session) -> None:
         while not session.outbox.empty():
@@ -335,6 +415,14 @@ class Hub:
         if not session.closing:
             session.closing = True
             session.outbox.put_nowait(_Close(code, reason))
+            asyncio.get_running_loop().call_later(CLOSE_GRACE_S, self._cut_off, session)
+
+    def _cut_off(self, session: _Session) -> None:
+        if session in self._sessions:
+            log.info(
+                "peer %s did not take its close in %g s; cut off", session.peer_id, CLOSE_GRACE_S
+            )
+            session.transport.abort()
 
     async def _write(self, session: _Session) -> None:
         try:

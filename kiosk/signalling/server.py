@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 SIGNAL_PATH = "/api/v1/signal"
 HUB = web.AppKey("signalling_hub", Hub)
 SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("signalling_sockets")
+ADDRESS_OF: web.AppKey[Callable[[web.Request], str]] = web.AppKey("signalling_address_of")
 
 # Frames up to this size reach the hub, which answers `too_large` past 64 KiB and keeps
 # the socket; only absurd frames make aiohttp close the connection (1009).
@@ -28,8 +29,10 @@ class _WebSocketTransport:
     reports its pongs, so a v1 client that sends no `ping` of its own still counts as
     heard (PROTOCOL.md section 6, liveness)."""
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request, address: str) -> None:
         self._ws = ws
+        self._request = request
+        self.address = address
 
     async def frames(self) -> AsyncIterator[str | bytes | None]:
         pinger = asyncio.create_task(self._ping(), name="signal-ws-ping")
@@ -60,15 +63,28 @@ class _WebSocketTransport:
     async def close(self, code: int, reason: str) -> None:
         await self._ws.close(code=code, message=reason.encode())
 
+    def abort(self) -> None:
+        if self._request.transport is not None:
+            self._request.transport.abort()
 
-async def handle_signal(request: web.Request) -> web.WebSocketResponse:
+
+async def handle_signal(request: web.Request) -> web.StreamResponse:
+    hub, address = request.app[HUB], request.app[ADDRESS_OF](request)
+    refused = hub.refusal(address)
+    if refused is not None:  # before the upgrade costs anything
+        log.warning("refusing a signalling socket from %s: %s", address, refused)
+        return web.json_response(
+            {"error": {"code": "rate_limited", "message": refused}},
+            status=429,
+            headers={"Retry-After": "10"},
+        )
     # no aiohttp heartbeat: the hub's own silence timer decides (pongs count as heard)
     ws = web.WebSocketResponse(max_msg_size=_READ_LIMIT, autoping=False)
     await ws.prepare(request)
     sockets = request.app[SOCKETS]
     sockets.add(ws)
     try:
-        await request.app[HUB].serve(_WebSocketTransport(ws))
+        await hub.serve(_WebSocketTransport(ws, request, address))
     finally:
         sockets.discard(ws)
         if not ws.closed:
@@ -84,9 +100,19 @@ async def _close_sockets(app: web.Application) -> None:
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
 
 
-def add_signalling(app: web.Application, hub: Hub) -> None:
-    """Serve ``hub`` at ``/api/v1/signal`` on ``app``."""
+def remote_address(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+def add_signalling(
+    app: web.Application,
+    hub: Hub,
+    address_of: Callable[[web.Request], str] = remote_address,
+) -> None:
+    """Serve ``hub`` at ``/api/v1/signal`` on ``app``; ``address_of`` names the client
+    as the socket limits count it (behind a proxy: what the proxy says)."""
     app[HUB] = hub
+    app[ADDRESS_OF] = address_of
     app[SOCKETS] = set()
     app.router.add_get(SIGNAL_PATH, handle_signal)
     app.on_shutdown.append(_close_sockets)

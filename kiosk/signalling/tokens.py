@@ -34,6 +34,7 @@ class JoinClaims:
     clinic_id: str
     room_id: str
     expires_at: int  # seconds since the epoch
+    token_id: str = ""  # the token's jti: one live session per token
 
 
 def new_signing_key() -> Ed25519PrivateKey:
@@ -131,6 +132,7 @@ def verify(token: str, key: Ed25519PublicKey, *, leeway_s: int = 5) -> JoinClaim
             clinic_id=str(claims["clinic"]),
             room_id=str(claims["room"]),
             expires_at=int(claims["exp"]),
+            token_id=str(claims.get("jti", "")),
         )
     except jwt.ExpiredSignatureError as exc:
         raise TokenError("join token expired") from exc
