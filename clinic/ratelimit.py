@@ -130,6 +130,10 @@ def retry_after_header(seconds: float) -> str:
     return str(max(1, math.ceil(seconds)))
 
 
+KNOWN_ADDRESSES = 4
+KNOWN_ACCOUNTS = 100_000
+
+
 @dataclass(slots=True)
 class Limits:
     """Every limit of the clinic service's public doors (README, "Security")."""
@@ -149,6 +153,23 @@ class Limits:
             Rule(5, 900, lockout_s=60), "too many failed logins for this account"
         )
     )
+    # where each account last logged in from (a few addresses): there it keeps a count of
+    # its own, so guessing an account's password from elsewhere does not lock it out there
+    known: dict[str, deque[str]] = field(default_factory=dict)
+
+    def login_account_key(self, email: str, client: str) -> str:
+        account = email.lower()
+        return f"{account} {client}" if client in self.known.get(account, ()) else account
+
+    def logged_in(self, email: str, client: str) -> None:
+        account = email.lower()
+        addresses = self.known.pop(account, None) or deque(maxlen=KNOWN_ADDRESSES)
+        if client not in addresses:
+            addresses.append(client)
+        self.known[account] = addresses  # most recent last: the oldest go first
+        while len(self.known) > KNOWN_ACCOUNTS:
+            del self.known[next(iter(self.known))]
+
     # patients entering the waiting area, per address (every entry counts)
     enter: Limiter = field(
         default_factory=lambda: Limiter(Rule(10, 60), "too many patients from this address")

@@ -26,17 +26,18 @@ routes = web.RouteTableDef()
 
 @routes.post("/api/v1/auth/login")
 async def login(request: web.Request) -> web.Response:
-    limits = request.app[LIMITS]
-    from_address = limits.login_address.take(client_address(request))
+    limits, client = request.app[LIMITS], client_address(request)
+    from_address = limits.login_address.take(client)
     body = await parse_body(request, Login)
-    for_account = limits.login_account.take(body.email.lower())
+    for_account = limits.login_account.take(limits.login_account_key(body.email, client))
     storage, passwords = request.app[STORAGE], request.app[PASSWORDS]
     found = await storage.member_for_login(body.email)
-    ok = await passwords.verify(found[1] if found else None, body.password)
+    ok = await passwords.verify(found[1] if found else None, body.password, client)
     if not ok or found is None:
         raise UnauthorizedError("wrong email or password")
     from_address.succeeded()
     for_account.succeeded()
+    limits.logged_in(body.email, client)
     member = found[0]
     token, expires = new_secret(), time.time() + LOGIN_TTL_S
     await storage.create_session(member.id, secret_hash(token), expires)

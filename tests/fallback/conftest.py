@@ -25,15 +25,15 @@ from tests.processes import KioskProcess
 class ClinicProcess:
     """`clinic serve` as an operator runs it."""
 
-    def __init__(self, db: Path, port: int) -> None:
-        self.db, self.port = db, port
+    def __init__(self, db: Path, port: int, args: tuple[str, ...] = ()) -> None:
+        self.db, self.port, self.args = db, port, args
         self.url = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     async def start(self, timeout: float = 20) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "clinic.cli", "serve", "--db", str(self.db),
-             "--port", str(self.port), "--log-level", "WARNING"],
+             "--port", str(self.port), "--log-level", "WARNING", *self.args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         async with aiohttp.ClientSession() as session:

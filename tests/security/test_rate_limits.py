@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from clinic.auth import PER_CLIENT, Passwords
 from clinic.errors import RateLimitedError
 from clinic.ratelimit import Limiter, Limits, Rule
 from tests.clinic_server import ClinicFixture, ClinicServer
@@ -74,6 +75,23 @@ async def test_guessing_one_accounts_password_from_many_addresses_locks_the_acco
     assert status == 200
 
 
+async def test_a_locked_account_still_logs_in_where_it_logged_in_before(
+    proxied_server: ClinicServer,
+) -> None:
+    """An attacker who knows a clinician's email cannot lock them out of their own desk."""
+    clinic = await proxied_server.make_clinic()
+    right = {"email": clinic.member.email, "password": clinic.member.password}
+    wrong = {"email": clinic.member.email, "password": "wrong password"}
+    status, _, _ = await call_from(proxied_server, "198.51.100.4", "POST", "/auth/login", right)
+    assert status == 200  # the clinician's usual address
+    for _ in range(Limits().login_account.rule.limit + 3):
+        await call_from(proxied_server, "203.0.113.9", "POST", "/auth/login", wrong)
+    status, _, _ = await call_from(proxied_server, "203.0.113.10", "POST", "/auth/login", right)
+    assert status == 429  # locked for everyone else
+    status, _, _ = await call_from(proxied_server, "198.51.100.4", "POST", "/auth/login", right)
+    assert status == 200
+
+
 def test_a_lockout_doubles_each_time_and_a_success_resets_it() -> None:
     now = [0.0]
     limiter = Limiter(Rule(2, 60, lockout_s=60), "too many", clock=lambda: now[0])
@@ -125,13 +143,13 @@ async def test_guessing_guest_links_is_limited_per_address(proxied_server: Clini
     assert statuses.count(429) == 50 - limit
 
 
-async def test_a_login_flood_from_many_addresses_neither_queues_without_end_nor_stalls_signalling(
+async def test_a_login_flood_from_many_addresses_neither_stalls_signalling_nor_locks_out(
     proxied_server: ClinicServer,
 ) -> None:
-    """1000 addresses, one guess each at a different account: no per-address or per-account
-    limit applies, argon2 runs two at a time and what cannot wait is answered 429 at once,
-    while a signalling client is still answered."""
-    await proxied_server.make_clinic()
+    """1000 addresses, one made-up email each: no per-address or per-account limit applies,
+    yet no hash is spent on an unknown account, a signalling client is still answered and
+    the member logs in."""
+    clinic = await proxied_server.make_clinic()
     ws = await proxied_server.session.ws_connect(proxied_server.signal_url)
     try:
         flood = asyncio.gather(
@@ -142,10 +160,34 @@ async def test_a_login_flood_from_many_addresses_neither_queues_without_end_nor_
         await asyncio.sleep(0.2)
         await ws.send_str(json.dumps({"type": "ping"}))
         assert json.loads((await ws.receive(timeout=5)).data) == {"type": "pong"}
-        answers = await flood
-        assert {status for status, _, _ in answers} <= {401, 429}
-        busy = [body for status, body, _ in answers if status == 429]
-        assert busy  # the bounded queue refused some at once
-        assert all("busy" in body["error"]["message"] for body in busy)
+        right = {"email": clinic.member.email, "password": clinic.member.password}
+        status, _, _ = await call_from(proxied_server, "198.51.100.3", "POST", "/auth/login", right)
+        assert status == 200
+        assert {status for status, _, _ in await flood} == {401}
     finally:
         await ws.close()
+
+
+async def test_one_address_checks_two_passwords_at_a_time(proxied_server: ClinicServer) -> None:
+    clinic = await proxied_server.make_clinic()
+    wrong = {"email": clinic.member.email, "password": "wrong password"}
+    answers = await asyncio.gather(
+        *(call_from(proxied_server, "203.0.113.8", "POST", "/auth/login", wrong) for _ in range(5))
+    )
+    at_once = [body for status, body, _ in answers if status == 429]
+    assert [status for status, _, _ in answers].count(401) == PER_CLIENT
+    assert len(at_once) == 5 - PER_CLIENT
+    assert all("at once" in body["error"]["message"] for body in at_once)
+
+
+async def test_what_cannot_wait_for_a_password_check_is_refused_at_once() -> None:
+    passwords = Passwords(hashing=1, queue=2)
+    stored = await passwords.hash("the right one")
+    answers = await asyncio.gather(
+        *(passwords.verify(stored, "wrong", client=f"c{i}") for i in range(6)),
+        return_exceptions=True,
+    )
+    assert answers.count(False) == 2
+    busy = [a for a in answers if isinstance(a, RateLimitedError)]
+    assert len(busy) == 4
+    assert "busy" in str(busy[0])
