@@ -20,7 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kiosk.call.ice import restrict_host_addresses
+from kiosk.signalling.hub import OUTBOX_BYTES
 from kiosk.signalling.messages import MAX_FRAME_BYTES, ErrorCode
+from kiosk.signalling.server import HUB
 from tests.clinic_server import ClinicFixture, ClinicServer, clinic_server_at
 from tests.mesh_peer import MeshPeer
 
@@ -113,6 +115,15 @@ frames = st.one_of(
         lambda n: json.dumps({"type": "ping", "pad": "x" * (MAX_FRAME_BYTES + n)})
     ),
     st.just(json.dumps({"type": "offer", "to": "nobody", "sdp": "v=0"})),
+    # limits are UTF-8 bytes (PROTOCOL.md section 6): multi-byte text under and over them
+    st.text(st.characters(min_codepoint=0x80), max_size=300).map(
+        lambda t: json.dumps({"type": "ping", "pad": t}, ensure_ascii=False)
+    ),
+    st.integers(1, 2000).map(
+        lambda n: json.dumps(
+            {"type": "ping", "pad": "\U0001d11e" * (MAX_FRAME_BYTES // 4 + n)}, ensure_ascii=False
+        )
+    ),
     st.just(json.dumps({"type": "join", "token": "not-a-token"})),
 )
 
@@ -159,6 +170,52 @@ def test_garbage_gets_contract_errors_and_the_socket_stays_usable(
     background: Background, sequence: list[str | bytes], join_first: bool
 ) -> None:
     background.run(exchange(background, sequence, join_first))
+
+
+async def slow_reader(bg: Background, sizes: list[int], wide: bool) -> None:
+    """A joined socket that never reads, sent offers by another; what the server holds for
+    it stays under its budget, and the sender is answered throughout."""
+    hub = bg.server.app[HUB]
+    sockets, peer_ids = [], []
+    try:
+        for _ in range(2):
+            grant = await bg.server.ok(
+                "POST", f"/rooms/{bg.fuzz_room}/join-token", bg.clinic.member.token
+            )
+            ws = await bg.server.session.ws_connect(bg.server.signal_url)
+            sockets.append(ws)
+            await ws.send_json({"type": "join", "token": grant["token"]})
+            joined = await ws.receive_json(timeout=5)
+            assert joined["type"] == "joined"
+            peer_ids.append(joined["peer_id"])
+        sender, target = sockets[1], peer_ids[0]  # the first never reads
+        for size in sizes:
+            sdp = ("\u00e9" if wide else "v") * size  # two UTF-8 bytes a character, or one
+            frame = json.dumps({"type": "offer", "to": target, "sdp": sdp}, ensure_ascii=False)
+            await sender.send_str(frame)
+            assert hub.queued_bytes <= OUTBOX_BYTES + 2 * MAX_FRAME_BYTES
+        await sender.send_str('{"type": "ping"}')
+        while (answer := await sender.receive_json(timeout=10))["type"] != "pong":
+            assert answer["type"] in ("peer_left", "error"), answer
+    finally:
+        for ws in sockets:
+            await ws.close()
+
+
+@pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    sizes=st.lists(st.integers(1, MAX_FRAME_BYTES // 2 - 100), min_size=1, max_size=60),
+    wide=st.booleans(),
+)
+def test_a_slow_reader_holds_no_more_than_its_budget(
+    background: Background, sizes: list[int], wide: bool
+) -> None:
+    background.run(slow_reader(background, sizes, wide))
 
 
 def test_the_other_rooms_call_kept_flowing(background: Background) -> None:
