@@ -53,6 +53,7 @@ class ClinicServer:
     app: web.Application
     session: aiohttp.ClientSession
     clinics: list[ClinicFixture] = field(default_factory=list)
+    named: dict[str, str] = field(default_factory=dict)  # member name -> login token
 
     @property
     def signal_url(self) -> str:
@@ -78,6 +79,25 @@ class ClinicServer:
         })  # fmt: skip
         account.token = data["token"]
         return account.token
+
+    async def named_member(self, clinic: ClinicFixture, name: str) -> str:
+        """The login token of a team member called ``name`` (made on first use): peers see
+        the name the clinic put in the join token (PROTOCOL.md section 6), so a test's
+        participants are told apart by who they are."""
+        if name not in self.named:
+            account = Account("", f"{secrets.token_hex(4)}@example.org", secrets.token_urlsafe(12))
+            await self.ok("POST", f"/clinics/{clinic.clinic_id}/members", clinic.admin.token, {
+                "email": account.email, "name": name, "role": "team_member",
+                "password": account.password,
+            })  # fmt: skip
+            self.named[name] = await self.login(account)
+        return self.named[name]
+
+    async def grant_for(self, clinic: ClinicFixture, name: str, room_id: str) -> dict[str, Any]:
+        """A join grant into ``room_id`` for the team member called ``name``."""
+        token = await self.named_member(clinic, name)
+        grant: dict[str, Any] = await self.ok("POST", f"/rooms/{room_id}/join-token", token)
+        return grant
 
     async def make_clinic(self, name: str = "Clinic") -> ClinicFixture:
         tag = secrets.token_hex(3)

@@ -36,10 +36,7 @@ class Room:
     async def participant(
         self, name: str, room_id: str | None = None, send: bool = True, relay_only: bool = False
     ) -> MeshPeer:
-        grant = await self.server.ok(
-            "POST", f"/rooms/{room_id or self.clinic.meeting_room}/join-token",
-            self.clinic.member.token,
-        )  # fmt: skip
+        grant = await self.server.grant_for(self.clinic, name, room_id or self.clinic.meeting_room)
         peer = MeshPeer(
             self.server.session, grant["signal_url"], grant["token"], name, send, relay_only
         )

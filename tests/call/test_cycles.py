@@ -35,24 +35,29 @@ def live_peer_connections() -> int:
 VIDEO = VideoConfig(width=320, height=240, fps=15, codec="VP8", max_bitrate_kbps=300)
 
 
-async def waiting_participant(
-    server: ClinicServer, clinic: ClinicFixture
-) -> tuple[dict[str, Any], MeshPeer]:
-    """A participant in the meeting room, and the grant the box joins it with."""
-    grant = await server.ok("POST", f"/rooms/{clinic.meeting_room}/join-token", clinic.member.token)
+async def waiting_participant(server: ClinicServer, clinic: ClinicFixture) -> MeshPeer:
+    """A participant in the meeting room."""
+    grant = await server.grant_for(clinic, "Dr P", clinic.meeting_room)
     participant = MeshPeer(server.session, grant["signal_url"], grant["token"], "Dr P")
     await participant.join()
-    return grant, participant
+    return participant
+
+
+async def box_grant(server: ClinicServer, clinic: ClinicFixture) -> dict[str, Any]:
+    """A fresh grant for each join, as the box asks for one at every press (a join token
+    serves one session at a time)."""
+    return await server.grant_for(clinic, "Box", clinic.meeting_room)
 
 
 async def test_a_hundred_joins_and_leaves_leave_nothing_behind(
     clinic_server: ClinicServer, clinic: ClinicFixture
 ) -> None:
-    grant, participant = await waiting_participant(clinic_server, clinic)
+    participant = await waiting_participant(clinic_server, clinic)
     async with hal.build("fake", small_config()) as box:
         engine = CallEngine(box)
 
         async def cycle() -> None:
+            grant = await box_grant(clinic_server, clinic)
             await engine.join(grant, "Box", VIDEO, AudioConfig())
             call = engine.call
             assert call is not None
@@ -92,7 +97,8 @@ async def test_a_finished_call_is_freed_when_it_ends(
     clinic_server: ClinicServer, clinic: ClinicFixture
 ) -> None:
     """Not at the collector's next full pass, dozens of calls later: memory stays flat."""
-    grant, participant = await waiting_participant(clinic_server, clinic)
+    participant = await waiting_participant(clinic_server, clinic)
+    grant = await box_grant(clinic_server, clinic)
     async with hal.build("fake", small_config()) as box:
         engine = CallEngine(box)
         try:

@@ -21,9 +21,7 @@ async def read_counts(stream: asyncio.StreamReader) -> dict[str, dict[str, int]]
 
 async def test_a_frozen_participant_is_rebuilt_while_the_others_flow(room: Room) -> None:
     steady = await room.participant("Steady")
-    grant = await room.server.ok(
-        "POST", f"/rooms/{room.clinic.meeting_room}/join-token", room.clinic.member.token
-    )
+    grant = await room.server.grant_for(room.clinic, "Frozen", room.clinic.meeting_room)
     frozen = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.participant", grant["signal_url"], grant["token"], "Frozen",
         stdout=asyncio.subprocess.PIPE, env={**os.environ},

@@ -73,9 +73,7 @@ async def run_loaded_call(room: Room, seconds: float) -> dict[str, Any]:
     followers = []
     try:
         for n in range(PARTICIPANTS):
-            grant = await room.server.ok(
-                "POST", f"/rooms/{room.clinic.meeting_room}/join-token", room.clinic.member.token
-            )
+            grant = await room.server.grant_for(room.clinic, f"P{n}", room.clinic.meeting_room)
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "tests.participant", grant["signal_url"], grant["token"],
                 f"P{n}", str(FPS), stdout=asyncio.subprocess.PIPE,
