@@ -47,7 +47,8 @@ class MonoConverter:
         out = [f.to_ndarray().reshape(-1) for f in self._resampler.resample(frame)]
         if not out:
             return np.zeros(0, dtype=np.int16)
-        return np.concatenate(out).astype(np.int16, copy=False)
+        samples: npt.NDArray[np.int16] = np.concatenate(out).astype(np.int16, copy=False)
+        return samples
 
 
 def level_dbfs(samples: npt.NDArray[np.int16]) -> float:

@@ -40,6 +40,17 @@ def find_video_device(name: str, sysfs: Path = SYSFS_V4L) -> str:
     raise DeviceMissingError(f"no camera named {name!r}; cameras: {found or 'none'}")
 
 
+def usb_camera(sysfs: Path = SYSFS_V4L) -> str | None:
+    """``/dev/videoN`` of the first USB (UVC) camera's capture node, if one is plugged in.
+    A Pi's other nodes (codecs, ISP, the CSI receiver) are not cameras to open with V4L2."""
+    for node, _ in _nodes(sysfs):
+        driver = node / "device" / "driver"
+        index = (node / "index").read_text().strip() if (node / "index").exists() else "0"
+        if driver.exists() and driver.resolve().name == "uvcvideo" and index == "0":
+            return f"/dev/{node.name}"
+    return None
+
+
 def hardware_h264_encoder(sysfs: Path = SYSFS_V4L) -> str | None:
     """``/dev/videoN`` of a hardware H.264 encoder, if this machine has one."""
     for node, label in _nodes(sysfs):

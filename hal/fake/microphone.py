@@ -66,7 +66,8 @@ def _tone(hz: float) -> npt.NDArray[np.int16]:
     seconds = 1.0 if hz.is_integer() else 10.0
     t = np.arange(int(AUDIO_SAMPLE_RATE * seconds)) / AUDIO_SAMPLE_RATE
     wave = TONE_AMPLITUDE * 32767 * np.sin(2 * math.pi * hz * t)
-    return wave.astype(np.int16)
+    samples: npt.NDArray[np.int16] = wave.astype(np.int16)
+    return samples
 
 
 class FakeMicrophone:

@@ -16,23 +16,46 @@ from typing import Any
 import av
 
 from hal import v4l2
-from hal.errors import DeviceMissingError
+from hal.errors import DeviceFailedError, DeviceMissingError
 from hal.pi.picamera_h264 import PiCameraH264, make_h264_encoder
 from hal.pi.threaded_camera import ThreadedCamera
 
 log = logging.getLogger(__name__)
 
 
-def open_picamera2() -> Any:
+def import_picamera2() -> Any:
+    """The picamera2 module. DeviceMissingError when it is not installed; DeviceFailedError
+    when it is but does not load, e.g. built against another numpy ("numpy.dtype size
+    changed") or with a libcamera binding of another version."""
     try:
-        module = importlib.import_module("picamera2")
+        return importlib.import_module("picamera2")
     except ImportError as exc:
-        raise DeviceMissingError(
-            f"picamera2 is not installed (apt install python3-picamera2): {exc}"
-        ) from exc
-    if not module.Picamera2.global_camera_info():
+        if exc.name in ("picamera2", "libcamera"):
+            raise DeviceMissingError(
+                f"picamera2 is not installed (apt install python3-picamera2): {exc}"
+            ) from exc
+        raise DeviceFailedError(f"picamera2 does not load: {exc}") from exc
+    except Exception as exc:  # whatever its import runs may fail
+        raise DeviceFailedError(f"picamera2 does not load: {type(exc).__name__}: {exc}") from exc
+
+
+def pi_cameras() -> int:
+    """How many cameras libcamera sees; DeviceMissingError or DeviceFailedError otherwise."""
+    module = import_picamera2()
+    try:
+        return len(module.Picamera2.global_camera_info())
+    except Exception as exc:
+        raise DeviceFailedError(f"libcamera: {type(exc).__name__}: {exc}") from exc
+
+
+def open_picamera2() -> Any:
+    if not pi_cameras():
         raise DeviceMissingError("no Pi camera connected")
-    return module.Picamera2()
+    module = import_picamera2()
+    try:
+        return module.Picamera2()
+    except Exception as exc:
+        raise DeviceFailedError(f"Pi camera: {type(exc).__name__}: {exc}") from exc
 
 
 class PiCamera(ThreadedCamera):

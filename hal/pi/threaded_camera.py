@@ -55,8 +55,8 @@ class ThreadedCamera(CameraMode):
             except HalError as exc:
                 self._health = Health.of_exception(exc)
                 raise
-            except (av.FFmpegError, RuntimeError, OSError, ValueError) as exc:
-                error = DeviceFailedError(f"{self.name}: {exc}")
+            except Exception as exc:  # a driver or library fault: reported, never raised past
+                error = DeviceFailedError(f"{self.name}: {type(exc).__name__}: {exc}")
                 self._health = Health.of_exception(error)
                 raise error from exc
             self._start = time.monotonic()
