@@ -31,7 +31,7 @@ stamp="$(sha256sum "${repo}/pyproject.toml" | cut -d' ' -f1)"
 if [ "$(cat "${cache}/wheels.stamp" 2>/dev/null)" != "${stamp}" ]; then
 	echo "nspawn: wheels into ${cache}/wheels" >&2
 	rm -rf "${cache}/wheels" "${cache}/wheels.stamp"
-	"${python}" -m pip wheel --quiet --wheel-dir "${cache}/wheels" "${repo}[pi]" "setuptools>=69" wheel
+	"${python}" -m pip wheel --quiet --wheel-dir "${cache}/wheels" "${repo}[pi]" "setuptools>=77" wheel
 	rm -f "${cache}/wheels"/clinic_kiosk-*.whl
 	echo "${stamp}" > "${cache}/wheels.stamp"
 fi
