@@ -17,7 +17,7 @@ from clinic.app import Options
 from clinic.enrollment import create_device
 from clinic.errors import ClinicError
 from clinic.principals import MemberRole, RoomKind
-from clinic.storage import Storage
+from clinic.storage import DatabaseError, Storage
 from clinic.turn import DEFAULT_TTL_S, IceConfig, read_secret
 
 EXIT_USAGE = 2
@@ -27,14 +27,14 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clinic", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     init = sub.add_parser("init", help="create a clinic, its waiting area and first admin")
-    init.add_argument("--db", required=True, type=Path)
+    init.add_argument("--db", required=True, help="a SQLite file, or a postgresql:// URL")
     init.add_argument("--clinic", required=True, help="the clinic's name")
     init.add_argument("--admin-email", required=True)
     init.add_argument("--admin-password", required=True, help="at least 12 characters")
     for name, helptext in (("serve", "serve the API, signalling and pages"),
                            ("demo", "serve a demo clinic, created on first use")):  # fmt: skip
         p = sub.add_parser(name, help=helptext)
-        p.add_argument("--db", required=True, type=Path)
+        p.add_argument("--db", required=True, help="a SQLite file, or a postgresql:// URL")
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=8080)
         p.add_argument("--public-url", help="base URL clients reach (default: as requested)")
@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         except ClinicError as exc:
             print(f"clinic: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        except DatabaseError as exc:
+            print(f"clinic: {exc}", file=sys.stderr)
+            return 1
         print(json.dumps({"clinic_id": clinic_id, "admin_member_id": admin_id}))
         return 0
     logging.basicConfig(
@@ -89,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"clinic: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.command == "demo":
-        demo = _demo(args.db)
+        demo = _demo(Path(args.db))
         base = args.public_url or f"http://{args.host}:{args.port}"
         _print_demo(demo, base)
     try:
@@ -100,13 +103,16 @@ def main(argv: list[str] | None = None) -> int:
             webhook_networks=tuple(args.webhook_network),
         )
         asyncio.run(service.serve(args.db, args.host, args.port, options))
+    except DatabaseError as exc:
+        print(f"clinic: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"clinic: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     return 0
 
 
-async def _init(db: Path, name: str, email: str, password: str) -> tuple[str, str]:
+async def _init(db: str, name: str, email: str, password: str) -> tuple[str, str]:
     storage = await Storage.open(db)
     try:
         return await service.create_clinic(storage, name, email, password)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,8 @@ patients = sa.Table(
     sa.Column("waiting_since", sa.Float, nullable=False),
     sa.Column("status", sa.String, nullable=False),  # waiting | in_consultation | ended
 )
+# the waiting list of a clinic (schema version 2)
+_patients_waiting = sa.Index("patients_waiting", patients.c.clinic_id, patients.c.status)
 
 
 devices = sa.Table(
@@ -208,8 +211,53 @@ def _member(row: sa.Row[tuple[object, ...]]) -> Member:
 
 
 def database_url(path_or_url: str | Path) -> str:
+    """SQLAlchemy's URL for a file path (SQLite) or a database URL (PROTOCOL.md section 6)."""
     text = str(path_or_url)
+    for scheme in ("postgresql://", "postgres://"):
+        if text.startswith(scheme):
+            return "postgresql+asyncpg://" + text.removeprefix(scheme)
     return text if "://" in text else f"sqlite+aiosqlite:///{text}"
+
+
+class DatabaseError(RuntimeError):
+    """A database this service cannot open or use (unreachable, made by a newer version,
+    no driver); the message says which and what to do."""
+
+
+# Version 1 is the schema before versioning (such a database has no schema_version table);
+# each later version is one function that brings the one before it up to date.
+def _v2_waiting_index(conn: sa.Connection) -> None:
+    _patients_waiting.create(conn)
+
+
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {2: _v2_waiting_index}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+schema_version = sa.Table(
+    "schema_version", metadata, sa.Column("version", sa.Integer, nullable=False)
+)
+
+
+def _migrate(conn: sa.Connection) -> int:
+    """Create the schema, or bring an older one up to date; the version it was at."""
+    tables = set(sa.inspect(conn).get_table_names())
+    if "clinics" not in tables:
+        metadata.create_all(conn)
+        conn.execute(schema_version.insert().values(version=SCHEMA_VERSION))
+        return SCHEMA_VERSION
+    if "schema_version" not in tables:
+        schema_version.create(conn)
+        conn.execute(schema_version.insert().values(version=1))
+    found = int(conn.execute(sa.select(schema_version.c.version)).scalar_one())
+    if found > SCHEMA_VERSION:
+        raise DatabaseError(
+            f"the database is at schema version {found}; this service knows up to "
+            f"{SCHEMA_VERSION}: run the newer version of the clinic service"
+        )
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        MIGRATIONS[version](conn)
+        conn.execute(schema_version.update().values(version=version))
+    return found
 
 
 class Storage:
@@ -218,8 +266,13 @@ class Storage:
 
     @classmethod
     async def open(cls, path_or_url: str | Path) -> Storage:
-        """Open the database and create the schema on first start."""
-        engine = create_async_engine(database_url(path_or_url))
+        """Open the database: create the schema on first start, migrate an older one."""
+        try:
+            engine = create_async_engine(database_url(path_or_url))
+        except ModuleNotFoundError as exc:  # asyncpg: the `postgres` extra
+            raise DatabaseError(
+                f"{exc.name} is needed for this database: pip install 'clinic-kiosk[postgres]'"
+            ) from None
         if engine.dialect.name == "sqlite":
 
             @sa.event.listens_for(engine.sync_engine, "connect")
@@ -229,8 +282,16 @@ class Storage:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.close()
 
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(_migrate)
+        except (OSError, sa.exc.SQLAlchemyError) as exc:
+            await engine.dispose()
+            where = engine.url.render_as_string(hide_password=True)
+            raise DatabaseError(f"cannot open the database {where}: {exc}") from exc
+        except BaseException:
+            await engine.dispose()
+            raise
         return cls(engine)
 
     async def close(self) -> None:

@@ -145,7 +145,7 @@ async def serving(app: web.Application, host: str = "127.0.0.1") -> AsyncIterato
 
 @contextlib.asynccontextmanager
 async def clinic_server_at(
-    db: Path, options: Options | None = None, host: str = "127.0.0.1"
+    db: Path | str, options: Options | None = None, host: str = "127.0.0.1"
 ) -> AsyncIterator[ClinicServer]:
     storage = await Storage.open(db)
     app = build_app(storage, options)

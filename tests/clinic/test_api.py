@@ -15,6 +15,12 @@ from kiosk.signalling.messages import Role
 from tests.clinic_server import ClinicFixture, ClinicServer
 
 
+@pytest.fixture
+def clinic_server(clinic_server_any: ClinicServer) -> ClinicServer:
+    """Every test here runs on SQLite and on PostgreSQL (tests/postgres.py)."""
+    return clinic_server_any
+
+
 async def fails(
     server: ClinicServer,
     method: str,

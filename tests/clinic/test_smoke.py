@@ -1,4 +1,12 @@
+import pytest
+
 from tests.clinic_server import ClinicFixture, ClinicServer
+
+
+@pytest.fixture
+def clinic_server(clinic_server_any: ClinicServer) -> ClinicServer:
+    """Every test here runs on SQLite and on PostgreSQL (tests/postgres.py)."""
+    return clinic_server_any
 
 
 async def test_member_lists_rooms(clinic_server: ClinicServer, clinic: ClinicFixture) -> None:

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import sqlalchemy as sa
 
 from clinic.storage import devices
 from tests.clinic_server import ClinicFixture, ClinicServer
+
+
+@pytest.fixture
+def clinic_server(clinic_server_any: ClinicServer) -> ClinicServer:
+    """Every test here runs on SQLite and on PostgreSQL (tests/postgres.py)."""
+    return clinic_server_any
 
 
 async def new_device(server: ClinicServer, clinic: ClinicFixture, name: str = "Exam 2") -> dict:
