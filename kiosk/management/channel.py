@@ -22,9 +22,12 @@ from kiosk.signalling.channel import CHANNEL_PATH, CLOSE_REVOKED, send_json
 
 log = logging.getLogger(__name__)
 
-# WebSocket pings: a clinic that vanished without closing the socket (a dead link, a
-# crashed host) is noticed within 1.5 intervals, and the LAN fallback takes over
-HEARTBEAT_S = 3.0
+# WebSocket pings every PING_S; a clinic not heard from (a frame, a ping or a pong) for
+# SILENT_S has vanished without closing the socket (a dead link, a crashed host), and the
+# LAN fallback takes over: noticed 8-10 s after its last word, while a clinic that pauses
+# for 5 s (a busy or migrating server) disconnects nobody
+PING_S = 2.0
+SILENT_S = 8.0
 # a clinic that accepts and then drops the channel is not hammered: the backoff starts
 # over only once a connection has stayed up this long
 HEALTHY_AFTER_S = 30.0
@@ -66,6 +69,7 @@ class ChannelClient:
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._reconnect = asyncio.Event()
         self._wake = asyncio.Event()
+        self._heard_at = 0.0  # loop time of the clinic's last frame, ping or pong
         self.healthy_after_s = HEALTHY_AFTER_S
 
     @property
@@ -107,7 +111,12 @@ class ChannelClient:
 
     async def _session(self, session: aiohttp.ClientSession, headers: dict[str, str]) -> None:
         try:
-            ws = await session.ws_connect(self.url, headers=headers, heartbeat=HEARTBEAT_S)
+            ws = await session.ws_connect(
+                self.url,
+                headers=headers,
+                autoping=False,  # pings and pongs reach _receive: both count as heard
+                timeout=aiohttp.ClientWSTimeout(ws_close=2.0),  # a dead peer never answers
+            )
         except aiohttp.WSServerHandshakeError as exc:
             if exc.status == 401:
                 raise Revoked("the clinic does not know this device's token") from exc
@@ -121,11 +130,13 @@ class ChannelClient:
             async with asyncio.TaskGroup() as tasks:
                 beats = tasks.create_task(self._beat(), name="heartbeat")
                 watcher = tasks.create_task(self._watch_reconnect(ws), name="reconnect")
+                liveness = tasks.create_task(self._liveness(ws), name="clinic-liveness")
                 try:
                     await self._receive(ws)
                 finally:
                     beats.cancel()
                     watcher.cancel()
+                    liveness.cancel()
         finally:
             healthy.cancel()
             self._ws = None
@@ -144,8 +155,30 @@ class ChannelClient:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._handler.heartbeat_seconds())
 
+    async def _liveness(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        loop = asyncio.get_running_loop()
+        self._heard_at = pinged = loop.time()
+        while True:
+            await asyncio.sleep(1.0)
+            now = loop.time()
+            if now - self._heard_at >= SILENT_S:
+                log.warning("no word from the clinic in %.0f s", now - self._heard_at)
+                # said at once: closing waits for an answer that will not come
+                self._handler.on_connection(False)
+                await ws.close()
+                return
+            if now - pinged >= PING_S:
+                pinged = now
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await ws.ping()
+
     async def _receive(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for msg in ws:
+            self._heard_at = asyncio.get_running_loop().time()
+            if msg.type is aiohttp.WSMsgType.PING:
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await ws.pong(msg.data)
+                continue
             if msg.type is not aiohttp.WSMsgType.TEXT:
                 continue
             try:
