@@ -125,7 +125,7 @@ async def put_config(request: web.Request) -> web.Response:
                 f"buttons.{number}.room_id: no meeting room or user room {button.room_id} "
                 "in this clinic"
             )
-    clinic_devices = {d.id for d in await storage.devices(device.clinic_id)}
+    clinic_devices = await storage.devices_in_clinic(device.clinic_id, set(config.fallback.hosts))
     wrong += [
         f"fallback.hosts.{i}: no device {host} in this clinic"
         for i, host in enumerate(config.fallback.hosts)
