@@ -17,8 +17,9 @@ class Backoff:
     def next_delay(self) -> float:
         ceiling = min(self.cap_s, self.initial_s * self.factor**self._attempt)
         self._attempt += 1
-        # full jitter: a clinic's boxes coming back together do not reconnect in lockstep
-        return self.rng.uniform(ceiling / 2, ceiling)
+        # full jitter: a clinic's boxes, dropped together when a clinic process dies, come
+        # back spread over the whole interval, not in lockstep
+        return self.rng.uniform(0, ceiling)
 
     def reset(self) -> None:
         self._attempt = 0
