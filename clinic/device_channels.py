@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from clinic.alerts import Alerts
 from clinic.fallback import ClinicFallback, enabled, reported
 from clinic.keys import ClinicKeys
+from clinic.presence import Presence
 from clinic.storage import DeviceRecord, Storage
 from kiosk.signalling.channel import (
     CommandResultMsg,
@@ -35,6 +36,7 @@ class DeviceChannels:
         self._storage = storage
         self._keys = keys
         self._reports: dict[str, dict[str, Any]] = {}  # the fallback part of the last heartbeat
+        self.presence = Presence(storage)
 
     def connected(self, device_id: str) -> bool:
         return device_id in self._sockets
@@ -90,7 +92,7 @@ class DeviceChannels:
         log.info("device %s connected", device.id)
         self.alerts.connected(device.id, device.clinic_id, device.name, _heartbeat_s(device.config))
         try:
-            await storage.record_heartbeat(device.id, None)
+            await self.presence.connected(device)
             await ws.send_str(json.dumps(await self._config_message(device)))
             async for msg in ws:
                 if msg.type is not WSMsgType.TEXT:
@@ -100,6 +102,7 @@ class DeviceChannels:
             if self._sockets.get(device.id) is ws:
                 del self._sockets[device.id]
                 self.alerts.disconnected(device.id)
+                await self.presence.disconnected(device.id)
             log.info("device %s disconnected", device.id)
         return ws
 
@@ -114,7 +117,7 @@ class DeviceChannels:
             if kind == "heartbeat":
                 beat = Heartbeat.model_validate(data)
                 status = beat.model_dump(mode="json")
-                await storage.record_heartbeat(device_id, status)
+                await self.presence.heartbeat(device_id, status)
                 self.alerts.heartbeat(device_id, dict(beat.peripherals))
                 report = status.get("fallback") or {}
                 if report != self._reports.get(device_id):

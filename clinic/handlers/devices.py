@@ -69,8 +69,10 @@ async def admin_device(request: web.Request) -> tuple[Principal, DeviceRecord]:
     return who, device
 
 
-def device_json(request: web.Request, device: DeviceRecord) -> dict[str, Any]:
-    connected = request.app[CHANNELS].connected(device.id)
+def device_json(request: web.Request, stored: DeviceRecord) -> dict[str, Any]:
+    channels = request.app[CHANNELS]
+    device = channels.presence.current(stored)  # heartbeats are not written one by one
+    connected = channels.connected(device.id)
     return {
         "device_id": device.id,
         "name": device.name,
