@@ -71,6 +71,7 @@ class DeviceChannels:
 
     async def close(self, device_id: str, code: int, reason: str) -> None:
         self.alerts.forget(device_id)
+        self.presence.forget(device_id)
         ws = self._sockets.pop(device_id, None)
         if ws is not None:
             await ws.close(code=code, message=reason.encode())

@@ -56,6 +56,10 @@ class Presence:
         if seen is not None and seen.status is not None and seen.at > seen.saved_at:
             await self._save(device_id, seen)
 
+    def forget(self, device_id: str) -> None:
+        """Revoked: nothing more of it is kept or written."""
+        self._seen.pop(device_id, None)
+
     def current(self, device: DeviceRecord) -> DeviceRecord:
         """``device`` as the database has it, with what it said since, if connected."""
         seen = self._seen.get(device.id)
