@@ -1,5 +1,9 @@
 """Alerts to a clinic's webhook: a device went offline, or a peripheral went missing/bad.
 
+A closed channel is "offline" only once the device has not come back within one heartbeat
+interval: a clinic restart or a network blip, after which the fleet reconnects in seconds,
+alerts nobody.
+
 The device channel reports what it sees; one worker task posts the alerts in order, so a
 slow or broken receiver never holds up the channel.
 """
@@ -29,6 +33,7 @@ class _Watched:
     interval_s: float
     last_seen: float
     connected: bool
+    closed_at: float = 0.0  # when the channel closed, if not connected
     online: bool = True
     peripherals: dict[str, str] | None = None
 
@@ -70,8 +75,7 @@ class Alerts:
     def disconnected(self, device_id: str) -> None:
         watched = self._devices.get(device_id)
         if watched is not None:
-            watched.connected = False
-            self._offline(device_id, watched, "channel closed")
+            watched.connected, watched.closed_at = False, time.time()
 
     def forget(self, device_id: str) -> None:
         """Revoked: no more alerts about it."""
@@ -107,7 +111,11 @@ class Alerts:
         while True:
             now = time.time()
             for device_id, watched in list(self._devices.items()):
-                if now - watched.last_seen > 2 * watched.interval_s:
+                silent = now - watched.last_seen > 2 * watched.interval_s
+                if not watched.connected:
+                    if silent or now - watched.closed_at > watched.interval_s:
+                        self._offline(device_id, watched, "channel closed")
+                elif silent:
                     self._offline(device_id, watched, "no heartbeat for two intervals")
             await asyncio.sleep(SWEEP_S)
 

@@ -11,7 +11,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import ValidationError
 
 from clinic.alerts import Alerts
-from clinic.fallback import ClinicFallback, enabled, reported
+from clinic.fallback import FallbackFacts, hosting, hosts_named, reported
 from clinic.keys import ClinicKeys
 from clinic.presence import Presence
 from clinic.storage import DeviceRecord, Storage
@@ -33,10 +33,12 @@ class DeviceChannels:
     def __init__(self, alerts: Alerts, storage: Storage, keys: ClinicKeys) -> None:
         self._sockets: dict[str, web.WebSocketResponse] = {}
         self.alerts = alerts
-        self._storage = storage
-        self._keys = keys
-        self._reports: dict[str, dict[str, Any]] = {}  # the fallback part of the last heartbeat
         self.presence = Presence(storage)
+        self.fallback = FallbackFacts(storage, keys)
+        # of the connected devices: their records as last configured, and who names whom
+        # as a LAN host, so a change reaches the devices it concerns, not the whole clinic
+        self._devices: dict[str, DeviceRecord] = {}
+        self._dependents: dict[str, set[str]] = {}  # host id -> devices naming it
 
     def connected(self, device_id: str) -> bool:
         return device_id in self._sockets
@@ -48,30 +50,58 @@ class DeviceChannels:
         """A new config: to the device if it is connected, and to the offline watch."""
         self.alerts.interval(device.id, _heartbeat_s(device.config))
         if self.connected(device.id):
+            self._track(device)
             await self.send(device.id, await self._config_message(device))
 
-    async def _config_message(
-        self, device: DeviceRecord, clinic: ClinicFallback | None = None
-    ) -> dict[str, Any]:
-        grant = None
-        if enabled(device.config):
-            clinic = clinic or await ClinicFallback.load(
-                self._storage, self._keys, device.clinic_id
-            )
-            grant = clinic.grant_for(device)
+    async def _config_message(self, device: DeviceRecord) -> dict[str, Any]:
+        grant = await self.fallback.grant_for(device)
         return config_message(device.config_version, device.config, grant)
 
-    async def fallback_changed(self, clinic_id: str) -> None:
-        """A device's key, a host's addresses or the revoked devices changed: every
-        device of the clinic hears."""
-        clinic = await ClinicFallback.load(self._storage, self._keys, clinic_id)
-        for device in clinic.devices.values():
-            if self.connected(device.id):
-                await self.send(device.id, await self._config_message(device, clinic))
+    async def _resend_config(self, device_ids: set[str]) -> None:
+        for device_id in sorted(device_ids):
+            device = self._devices.get(device_id)
+            if device is not None:
+                await self.send(device_id, await self._config_message(device))
+
+    def _track(self, device: DeviceRecord) -> None:
+        self._untrack(device.id)
+        self._devices[device.id] = device
+        for host_id in hosts_named(device.config):
+            self._dependents.setdefault(host_id, set()).add(device.id)
+
+    def _untrack(self, device_id: str) -> None:
+        device = self._devices.pop(device_id, None)
+        if device is None:
+            return
+        for host_id in hosts_named(device.config):
+            named_by = self._dependents.get(host_id, set())
+            named_by.discard(device_id)
+            if not named_by:
+                self._dependents.pop(host_id, None)
+
+    async def _reported(self, device: DeviceRecord, report: dict[str, Any]) -> None:
+        """A device's heartbeat changed its fallback report: a new key needs a new
+        credential (its own), new addresses reach the devices that name it as a host."""
+        before = self.fallback.heard(device, report) or {}
+        if report.get("public_key") != before.get("public_key"):
+            await self._resend_config({device.id})
+        where = ("addresses", "port")
+        if any(report.get(k) != before.get(k) for k in where):
+            await self._resend_config(self._dependents.get(device.id, set()))
+
+    async def revoked(self, device: DeviceRecord) -> None:
+        """The clinic's hosts refuse a revoked device offline; the devices that named it
+        as a host stop looking for it."""
+        self.fallback.revoked(device.id, device.clinic_id)
+        hosts = {
+            d.id for d in self._devices.values() if d.clinic_id == device.clinic_id and hosting(d)
+        }
+        await self._resend_config(hosts | self._dependents.get(device.id, set()))
 
     async def close(self, device_id: str, code: int, reason: str) -> None:
         self.alerts.forget(device_id)
         self.presence.forget(device_id)
+        self._untrack(device_id)
         ws = self._sockets.pop(device_id, None)
         if ws is not None:
             await ws.close(code=code, message=reason.encode())
@@ -89,7 +119,8 @@ class DeviceChannels:
         if old is not None:  # a reconnect while the old socket lingers: the new one wins
             await old.close(code=CLOSE_REPLACED, message=b"replaced by a new connection")
         self._sockets[device.id] = ws
-        self._reports[device.id] = reported(device)
+        self._track(device)
+        self.fallback.heard(device, reported(device))
         log.info("device %s connected", device.id)
         self.alerts.connected(device.id, device.clinic_id, device.name, _heartbeat_s(device.config))
         try:
@@ -102,6 +133,7 @@ class DeviceChannels:
         finally:
             if self._sockets.get(device.id) is ws:
                 del self._sockets[device.id]
+                self._untrack(device.id)
                 self.alerts.disconnected(device.id)
                 await self.presence.disconnected(device.id)
             log.info("device %s disconnected", device.id)
@@ -121,9 +153,8 @@ class DeviceChannels:
                 await self.presence.heartbeat(device_id, status)
                 self.alerts.heartbeat(device_id, dict(beat.peripherals))
                 report = status.get("fallback") or {}
-                if report != self._reports.get(device_id):
-                    self._reports[device_id] = report
-                    await self.fallback_changed(device.clinic_id)
+                if report != self.fallback.report(device_id):
+                    await self._reported(self._devices.get(device_id, device), report)
             elif kind == "command_result":
                 r = CommandResultMsg.model_validate(data)
                 await storage.answer_command(device_id, r.command_id, r.ok, r.message)

@@ -120,6 +120,11 @@ devices = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
 )
 
+# a clinic's device list, a page at a time (schema version 3)
+_devices_listed = sa.Index(
+    "devices_listed", devices.c.clinic_id, devices.c.created_at, devices.c.id
+)
+
 commands = sa.Table(
     "commands",
     metadata,
@@ -157,6 +162,16 @@ class DeviceRecord:
     last_seen: float | None
     status: dict[str, Any] | None
     hardware: dict[str, Any] | None
+    created_at: float = 0.0
+
+    @property
+    def position(self) -> DevicePosition:
+        """Where the device stands in its clinic's list (oldest first)."""
+        return (self.created_at, self.id)
+
+
+# (created_at, id): a device list's order, and a page cursor's place in it
+DevicePosition = tuple[float, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +197,7 @@ def _device(row: sa.Row[tuple[object, ...]]) -> DeviceRecord:
         last_seen=m["last_seen"],
         status=m["status"],
         hardware=m["hardware"],
+        created_at=m["created_at"],
     )
 
 
@@ -230,7 +246,14 @@ def _v2_waiting_index(conn: sa.Connection) -> None:
     _patients_waiting.create(conn)
 
 
-MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {2: _v2_waiting_index}
+def _v3_device_list_index(conn: sa.Connection) -> None:
+    _devices_listed.create(conn)
+
+
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {
+    2: _v2_waiting_index,
+    3: _v3_device_list_index,
+}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 schema_version = sa.Table(
@@ -588,27 +611,34 @@ class Storage:
             row = (await conn.execute(query)).first()
         return None if row is None else _device(row)
 
-    async def devices(self, clinic_id: str) -> list[DeviceRecord]:
-        query = (
-            sa.select(devices)
-            .where(devices.c.clinic_id == clinic_id, devices.c.revoked_at.is_(None))
-            .order_by(devices.c.created_at)
+    async def devices_page(
+        self, clinic_id: str, after: DevicePosition | None, limit: int
+    ) -> list[DeviceRecord]:
+        """Up to ``limit`` unrevoked devices of the clinic that come after ``after`` in
+        the list's order (one indexed range, whatever the clinic's size)."""
+        query = sa.select(devices).where(
+            devices.c.clinic_id == clinic_id, devices.c.revoked_at.is_(None)
         )
+        if after is not None:
+            query = query.where(sa.tuple_(devices.c.created_at, devices.c.id) > sa.tuple_(*after))
+        query = query.order_by(devices.c.created_at, devices.c.id).limit(limit)
         async with self._engine.connect() as conn:
             return [_device(row) for row in await conn.execute(query)]
 
-    async def devices_in_clinic(self, clinic_id: str, device_ids: set[str]) -> set[str]:
-        """Which of ``device_ids`` are enrolled-or-not, unrevoked devices of the clinic (one
-        indexed query, whatever the clinic's size)."""
+    async def devices_in_clinic(
+        self, clinic_id: str, device_ids: set[str]
+    ) -> dict[str, DeviceRecord]:
+        """Those of ``device_ids`` that are unrevoked devices of the clinic (one indexed
+        query, whatever the clinic's size)."""
         if not device_ids:
-            return set()
-        query = sa.select(devices.c.id).where(
+            return {}
+        query = sa.select(devices).where(
             devices.c.clinic_id == clinic_id,
             devices.c.revoked_at.is_(None),
             devices.c.id.in_(sorted(device_ids)),
         )
         async with self._engine.connect() as conn:
-            return {row.id for row in await conn.execute(query)}
+            return {row.id: _device(row) for row in await conn.execute(query)}
 
     async def revoked_devices(self, clinic_id: str, since: float) -> list[str]:
         query = sa.select(devices.c.id).where(
@@ -626,6 +656,28 @@ class Storage:
                 .returning(devices.c.config_version)
             )
         return version
+
+    async def set_device_configs(
+        self, configs: dict[str, tuple[int, dict[str, Any]]]
+    ) -> dict[str, int]:
+        """Many devices' new configs, each given with the version it replaces, in one
+        transaction: each device's new version. ConflictError, and nothing changed, when
+        any of them was changed meanwhile."""
+        versions: dict[str, int] = {}
+        async with self._engine.begin() as conn:
+            for device_id, (version, config) in configs.items():
+                new = await conn.scalar(
+                    devices.update()
+                    .where(devices.c.id == device_id, devices.c.config_version == version)
+                    .values(config=config, config_version=version + 1)
+                    .returning(devices.c.config_version)
+                )
+                if new is None:
+                    raise ConflictError(
+                        f"device {device_id} was changed or removed meanwhile: try again"
+                    )
+                versions[device_id] = new
+        return versions
 
     async def record_heartbeat(self, device_id: str, status: dict[str, Any] | None) -> None:
         values: dict[str, Any] = {"last_seen": time.time()}

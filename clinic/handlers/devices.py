@@ -3,13 +3,17 @@ device channel."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from dataclasses import replace
+from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from clinic.auth import new_secret, secret_hash
+from clinic.config_check import ConfigChecker
 from clinic.device_channels import online
+from clinic.device_list import PageRequest, StateFilter, encode_cursor, has_problem, read_page
 from clinic.enrollment import create_device, normalise_code
 from clinic.errors import (
     ForbiddenError,
@@ -17,9 +21,10 @@ from clinic.errors import (
     InvalidError,
     NotFoundError,
 )
-from clinic.principals import Principal, RoomKind
+from clinic.merge_patch import merge_patch
+from clinic.principals import Principal
 from clinic.rules import is_clinic_admin
-from clinic.storage import DeviceRecord
+from clinic.storage import DeviceRecord, Storage
 from clinic.web import (
     CHANNELS,
     LIMITS,
@@ -35,8 +40,13 @@ from clinic.webhooks import WebhookTargetError, check_url
 from kiosk.signalling.channel import CLOSE_REVOKED, CommandAction, command_message
 from kiosk.signalling.device_config import DeviceConfig
 from kiosk.signalling.server import HUB
+from kiosk.signalling.validation import problems
 
 routes = web.RouteTableDef()
+
+MAX_BULK = 100_000  # device ids in one bulk change
+MAX_PROBLEMS = 50  # listed in one answer
+BULK_PAGE = 1000
 
 
 class DeviceName(BaseModel):
@@ -104,35 +114,35 @@ async def add_device(request: web.Request) -> web.Response:
 @routes.get("/api/v1/clinics/{clinic_id}/devices")
 async def list_devices(request: web.Request) -> web.Response:
     clinic_id = await clinic_admin(request, "see its devices")
-    devices = await request.app[STORAGE].devices(clinic_id)
-    return web.json_response([device_json(request, d) for d in devices])
+    page = PageRequest.parse(request.query)
+    shown: dict[str, dict[str, Any]] = {}
+
+    def matches(device: DeviceRecord) -> bool:
+        shown[device.id] = listed = device_json(request, device)
+        match page.state:
+            case None:
+                return True
+            case StateFilter.ONLINE:
+                return bool(listed["online"])
+            case StateFilter.OFFLINE:
+                return not listed["online"]
+            case StateFilter.PROBLEM:
+                return bool(listed["online"]) and has_problem(listed["status"])
+
+    devices, after = await read_page(request.app[STORAGE], clinic_id, page, matches)
+    headers = {}
+    if after is not None:
+        query = {**request.query, "cursor": encode_cursor(after)}
+        headers["Link"] = f'<{request.rel_url.with_query(query)}>; rel="next"'
+    return web.json_response([shown[d.id] for d in devices], headers=headers)
 
 
 @routes.put("/api/v1/devices/{device_id}/config")
 async def put_config(request: web.Request) -> web.Response:
     _, device = await admin_device(request)
     config = await parse_body(request, DeviceConfig)
-    wrong = []
     storage = request.app[STORAGE]
-    for number, button in sorted(config.buttons.items()):
-        if button.room_id is None:
-            continue
-        room = await storage.room(button.room_id)
-        if (
-            room is None
-            or room.clinic_id != device.clinic_id
-            or room.kind not in (RoomKind.MEETING_ROOM, RoomKind.USER_ROOM)
-        ):
-            wrong.append(
-                f"buttons.{number}.room_id: no meeting room or user room {button.room_id} "
-                "in this clinic"
-            )
-    clinic_devices = await storage.devices_in_clinic(device.clinic_id, set(config.fallback.hosts))
-    wrong += [
-        f"fallback.hosts.{i}: no device {host} in this clinic"
-        for i, host in enumerate(config.fallback.hosts)
-        if host not in clinic_devices
-    ]
+    wrong = await ConfigChecker(storage, device.clinic_id).problems(config)
     if wrong:
         raise InvalidError(wrong)
     stored = config.model_dump(mode="json")
@@ -141,6 +151,62 @@ async def put_config(request: web.Request) -> web.Response:
     assert updated is not None
     await request.app[CHANNELS].push_config(updated)
     return web.json_response({"config_version": version})
+
+
+class BulkChange(BaseModel):
+    """The same change to many devices' configs: ``change`` is a JSON merge patch (RFC 7396)
+    applied to each one's config."""
+
+    devices: Literal["all"] | list[str] = Field(max_length=MAX_BULK)
+    change: dict[str, Any]
+
+
+@routes.patch("/api/v1/clinics/{clinic_id}/devices/config")
+async def change_configs(request: web.Request) -> web.Response:
+    """All or nothing: every changed config is checked as a PUT would check it first."""
+    clinic_id = await clinic_admin(request, "configure its devices")
+    body = await parse_body(request, BulkChange)
+    storage = request.app[STORAGE]
+    wrong: list[str] = []
+    if body.devices == "all":
+        targets = await all_devices(storage, clinic_id)
+    else:
+        found = await storage.devices_in_clinic(clinic_id, set(body.devices))
+        targets = [found[d] for d in dict.fromkeys(body.devices) if d in found]
+        wrong += [f"devices: no device {d} in this clinic" for d in body.devices if d not in found]
+    checker = ConfigChecker(storage, clinic_id)
+    changed: dict[str, tuple[int, dict[str, Any]]] = {}
+    for i, device in enumerate(targets):
+        try:
+            config = DeviceConfig.model_validate(merge_patch(device.config, body.change))
+        except ValidationError as exc:
+            wrong += [f"{device.id}: {p}" for p in problems(exc, "config")]
+            continue
+        wrong += [f"{device.id}: {p}" for p in await checker.problems(config)]
+        changed[device.id] = (device.config_version, config.model_dump(mode="json"))
+        if i % 100 == 99:
+            await asyncio.sleep(0)  # a fleet's worth of checks must not hold the loop
+    if wrong:
+        raise InvalidError(wrong[:MAX_PROBLEMS] + more(len(wrong) - MAX_PROBLEMS))
+    versions = await storage.set_device_configs(changed)
+    channels = request.app[CHANNELS]
+    for device in targets:
+        new = replace(device, config=changed[device.id][1], config_version=versions[device.id])
+        await channels.push_config(new)
+    return web.json_response({"updated": len(versions), "config_versions": versions})
+
+
+def more(count: int) -> list[str]:
+    return [f"... and {count} more"] if count > 0 else []
+
+
+async def all_devices(storage: Storage, clinic_id: str) -> list[DeviceRecord]:
+    devices: list[DeviceRecord] = []
+    after = None
+    while page := await storage.devices_page(clinic_id, after, BULK_PAGE):
+        devices += page
+        after = page[-1].position
+    return devices
 
 
 @routes.post("/api/v1/devices/{device_id}/commands")
@@ -183,7 +249,7 @@ async def revoke(request: web.Request) -> web.Response:
     await request.app[HUB].kick(
         lambda claims: claims.subject == device.id, CLOSE_REVOKED, "revoked"
     )
-    await request.app[CHANNELS].fallback_changed(device.clinic_id)  # hosts refuse it offline
+    await request.app[CHANNELS].revoked(device)
     return web.json_response({"device_id": device.id, "revoked": True})
 
 

@@ -26,7 +26,11 @@ async def version_and_indexes(storage: Storage) -> tuple[int, set[str]]:
     async with storage._engine.connect() as conn:
         version = (await conn.execute(sa.text("SELECT version FROM schema_version"))).scalar_one()
         indexes = await conn.run_sync(
-            lambda c: {i["name"] for i in sa.inspect(c).get_indexes("patients")}
+            lambda c: {
+                i["name"]
+                for table in ("patients", "devices")
+                for i in sa.inspect(c).get_indexes(table)
+            }
         )
     return int(version), indexes
 
@@ -40,14 +44,15 @@ async def test_a_v1_database_is_brought_up_to_date_with_its_data(database: str |
     # as the service left it before versioning: no version table, no later index
     async with storage._engine.begin() as conn:
         await conn.execute(sa.text("DROP INDEX patients_waiting"))
+        await conn.execute(sa.text("DROP INDEX devices_listed"))
         await conn.execute(sa.text("DROP TABLE schema_version"))
     await storage.close()
 
     storage = await Storage.open(database)
     try:
         version, indexes = await version_and_indexes(storage)
-        assert version == SCHEMA_VERSION == 2
-        assert "patients_waiting" in indexes
+        assert version == SCHEMA_VERSION == 3
+        assert {"patients_waiting", "devices_listed"} <= indexes
         assert [p.name for p in await storage.waiting_patients(clinic_id)] == ["Ann"]
         assert await storage.member_for_login("admin@old.example") is not None
     finally:

@@ -13,7 +13,9 @@ import pytest
 from aiohttp import web
 
 from clinic.app import Options
+from kiosk.signalling.channel import CHANNEL_PATH
 from tests.clinic_server import ClinicFixture, ClinicServer, clinic_server_at, serving
+from tests.fallback.test_clinic_grants import enrolled, next_config
 from tests.management.test_managed_kiosk import eventually, kiosk_cli
 from tests.processes import KioskProcess
 
@@ -81,3 +83,37 @@ async def test_missing_camera_and_going_offline_are_alerted(
         assert [a["event"] for a in received].count("device_offline") == 1
     finally:
         kiosk.kill()
+
+
+async def test_a_channel_back_within_an_interval_is_no_offline_alert(
+    clinic_server: ClinicServer,
+    clinic: ClinicFixture,
+    receiver: tuple[str, list[dict[str, Any]]],
+) -> None:
+    """A clinic restart or a blip: the box reconnects in seconds, and nobody is paged."""
+    url, received = receiver
+    admin = clinic.admin.token
+    await clinic_server.ok("PUT", f"/clinics/{clinic.clinic_id}/alert-webhook", admin, {"url": url})
+    device_id, token = await enrolled(clinic_server, clinic, "Exam 5")
+    await clinic_server.ok("PUT", f"/devices/{device_id}/config", admin,
+                           {"name": "Exam 5", "heartbeat_seconds": 2})  # fmt: skip
+    channel = clinic_server.url.replace("http", "ws", 1) + CHANNEL_PATH
+    headers = {"Authorization": f"Bearer {token}"}
+    beat = {"type": "heartbeat", "state": "idle"}
+    for _ in range(3):  # closed, and back 1 s later
+        async with clinic_server.session.ws_connect(channel, headers=headers) as ws:
+            await next_config(ws)
+            await ws.send_json(beat)
+        await asyncio.sleep(1)
+    async with clinic_server.session.ws_connect(channel, headers=headers) as ws:
+        await next_config(ws)
+        await ws.send_json(beat)
+        await asyncio.sleep(2.5)  # longer than an interval since the last close
+        assert received == []
+
+    # gone for good: alerted once the interval has passed
+    async def first() -> dict[str, Any] | None:
+        return next(iter(received), None)
+
+    offline = await eventually(first, timeout=5)
+    assert (offline["event"], offline["detail"]) == ("device_offline", "channel closed")
