@@ -1,12 +1,16 @@
 #!/bin/bash -e
 # Build, once, what the arm64 tests need and keep it between runs (needs the network and
-# root; about 10 minutes the first time, seconds after):
-#   CACHE/root       a Debian bookworm arm64 root (Raspberry Pi OS's base), run through
-#                    qemu-user (binfmt) with chroot
+# root; about 20 minutes the first time, seconds after):
+#   CACHE/root       a Debian bookworm arm64 root (Raspberry Pi OS's base) with systemd,
+#                    Debian's arm64 kernel and initrd and what the image stage installs:
+#                    the user-space tests chroot into it through qemu-user (binfmt), the
+#                    boot test installs the stage into a copy and boots it in
+#                    qemu-system-aarch64
 #   CACHE/wheels     the box's dependencies (and the clinic's: the test plugins import it)
 #                    as aarch64 wheels (pip, for that platform) and the two that only
 #                    come as source (pyalsaaudio, systemd-python)
-#   CACHE/root/opt/kiosk   a venv made in the root from those, the two built there
+#   CACHE/root/opt/kiosk   a venv made in the root from those, the two built there (the
+#                    user-space tests run in it; the boot test's stage makes its own)
 #   tests/arm64/build.sh PYTHON CACHE
 set -u
 python="$1"
@@ -21,21 +25,29 @@ if [ ! -e /proc/sys/fs/binfmt_misc/status ]; then
 fi
 update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || update-binfmts --display qemu-aarch64 | grep -q enabled
 
-packages="python3,python3-venv,python3-dev,gcc,libc6-dev,pkg-config,libasound2-dev,libsystemd-dev,ca-certificates"
+# what the image stage installs, less what only Raspberry Pi OS has, and a bootable system
+mapfile -t stage_packages < <(grep -v -x -e python3-picamera2 -e python3-lgpio -e '' "${repo}/image/stage-kiosk/00-kiosk/00-packages")
+packages=$(printf '%s\n' systemd systemd-sysv udev kmod dbus linux-image-arm64 python3 \
+	python3-venv python3-dev gcc libc6-dev pkg-config libasound2-dev libsystemd-dev \
+	ca-certificates "${stage_packages[@]}" | sort -u | paste -sd,)
 stamp="bookworm arm64 ${packages}"
 if [ "$(cat "${cache}/root.stamp" 2>/dev/null)" != "${stamp}" ]; then
 	echo "arm64: debootstrap bookworm arm64 into ${cache}/root" >&2
-	rm -rf "${cache}/root" "${cache}/root.new" "${cache}/root.stamp" "${cache}/venv.stamp"
+	rm -rf "${cache:?}/root" "${cache}/root.new" "${cache}/root.stamp" "${cache}/venv.stamp"
 	install -d -m 755 "${cache}"
 	debootstrap --arch=arm64 --variant=minbase --include="${packages}" bookworm \
 		"${cache}/root.new" http://deb.debian.org/debian > "${cache}/debootstrap.log"
 	rm -rf "${cache}/root.new/var/cache/apt/archives/"*.deb
+	# booted: the root file system is the virtio disk
+	echo "/dev/vda / ext4 rw,errors=remount-ro 0 1" > "${cache}/root.new/etc/fstab"
+	echo kiosk-arm64 > "${cache}/root.new/etc/hostname"
 	mv "${cache}/root.new" "${cache}/root"
 	echo "${stamp}" > "${cache}/root.stamp"
 fi
 
 # the versions pip picks on this machine, as aarch64 wheels for the root's Python 3.11
-stamp="$(cat "${repo}/pyproject.toml" "$0" | sha256sum | cut -d' ' -f1)"
+# (bump the version when what follows changes how the wheels or the venv are made)
+stamp="wheels-v2 $(sha256sum "${repo}/pyproject.toml" | cut -d' ' -f1)"
 if [ "$(cat "${cache}/wheels.stamp" 2>/dev/null)" != "${stamp}" ]; then
 	echo "arm64: aarch64 wheels into ${cache}/wheels" >&2
 	rm -rf "${cache}/wheels" "${cache}/wheels.stamp" "${cache}/venv.stamp"
@@ -73,3 +85,4 @@ if [ "$(cat "${cache}/venv.stamp" 2>/dev/null)" != "${stamp}" ]; then
 	rm -rf "${cache}/root/wheels"
 	echo "${stamp}" > "${cache}/venv.stamp"
 fi
+

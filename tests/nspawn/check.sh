@@ -3,6 +3,8 @@
 # /results for the test, then powers the container off.
 set -u
 out=/results
+# how many times slower than a PC this machine is (an emulated CPU: 10 or more)
+slow="${CHECK_SLOWNESS:-1}"
 # one line: |Key=value|Key=value| (StatusText has spaces)
 show() {
 	echo "|$(systemctl show -p ActiveState,SubState,MainPID,NRestarts,Result,StatusText kiosk.service | paste -sd'|')|"
@@ -10,11 +12,12 @@ show() {
 trap 'systemctl poweroff --no-block' EXIT
 
 systemctl is-system-running --wait > "${out}/boot.txt" 2>&1
+uname -m > "${out}/machine.txt"
 
 # a fresh start, watched from the outside: states as systemd sees them
 systemctl stop kiosk.service
 systemctl start --no-block kiosk.service
-for _ in $(seq 600); do
+for _ in $(seq $((600 * slow))); do
 	state="$(show)"
 	echo "$(date +%s.%N) ${state}" >> "${out}/states.txt"
 	[[ "${state}" == *"|ActiveState=active|"* ]] && break
@@ -22,7 +25,7 @@ for _ in $(seq 600); do
 done
 KIOSK_STATE_DIR=/var/lib/kiosk /opt/kiosk/bin/kiosk status --json > "${out}/kiosk-status.json" 2>&1
 systemctl show -p ExecMainStartTimestampMonotonic,ActiveEnterTimestampMonotonic kiosk.service > "${out}/timestamps.txt"
-for _ in $(seq 100); do
+for _ in $(seq $((100 * slow))); do
 	[ -f /var/lib/kiosk/kiosk-enroll.toml.error ] && break
 	sleep 0.1
 done
@@ -39,7 +42,7 @@ systemctl show -p Result kiosk-imports.service > "${out}/imports.txt"
 
 # a blocked loop stops the watchdog pings: systemd kills and restarts the daemon
 KIOSK_STATE_DIR=/var/lib/kiosk /opt/kiosk/bin/kiosk fake loop freeze > "${out}/freeze.txt" 2>&1
-for _ in $(seq 300); do
+for _ in $(seq $((300 * slow))); do
 	state="$(show)"
 	[[ "${state}" == *"|ActiveState=active|"* && "${state}" != *"|NRestarts=0|"* ]] && break
 	sleep 0.1
@@ -59,12 +62,12 @@ storage_case() {  # $1: name, $2: mount options after filling
 	local before
 	before="$(show)"
 	systemctl start kiosk.service
-	for _ in $(seq 100); do
+	for _ in $(seq $((100 * slow))); do
 		KIOSK_STATE_DIR=/var/lib/kiosk /opt/kiosk/bin/kiosk status --json > "${out}/$1-status.json" 2>&1
 		grep -q '"storage_problem": {' "${out}/$1-status.json" && break
 		sleep 0.1
 	done
-	sleep 3  # long enough for a crash loop to show in NRestarts
+	sleep $((3 * slow))  # long enough for a crash loop to show in NRestarts
 	KIOSK_STATE_DIR=/var/lib/kiosk /opt/kiosk/bin/kiosk status --json > "${out}/$1-status.json" 2>&1
 	{ echo "${before}"; show; } > "${out}/$1-states.txt"
 }
