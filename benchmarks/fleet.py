@@ -27,6 +27,7 @@ import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -135,6 +136,31 @@ async def simulate() -> None:
 # ---- the orchestrator ------------------------------------------------------------------
 
 
+class LoggedClinic(ClinicProcess):
+    """`clinic serve` with its warnings and errors kept in clinic.log beside the database."""
+
+    async def start(self, timeout: float = 20) -> None:
+        log = (self.db.parent / "clinic.log").open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "clinic.cli", "serve", "--db", str(self.db),
+             "--port", str(self.port), "--log-level", "WARNING", *self.args],
+            stdout=subprocess.DEVNULL, stderr=log,
+        )  # fmt: skip
+        log.close()
+        async with aiohttp.ClientSession() as session:
+            deadline = time.monotonic() + timeout
+            while True:
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(self.url + "/api/v1/clinics/x/rooms") as response:
+                        if response.status == 401:
+                            return
+                assert time.monotonic() < deadline, "clinic serve did not answer"
+                await asyncio.sleep(0.05)
+
+    def log_tail(self, lines: int = 5) -> list[str]:
+        return (self.db.parent / "clinic.log").read_text().splitlines()[-lines:]
+
+
 class Simulators:
     def __init__(self) -> None:
         self.procs: list[asyncio.subprocess.Process] = []
@@ -221,7 +247,7 @@ async def fleet(n: int, tmp: Path) -> dict[str, Any]:
 
     receiver = web.Application()
     receiver.router.add_post("/hook", hook)
-    server = ClinicProcess(tmp / "clinic.db", port, ("--webhook-network", "127.0.0.0/8"))
+    server = LoggedClinic(tmp / "clinic.db", port, ("--webhook-network", "127.0.0.0/8"))
     simulators = Simulators()
     async with serving(receiver) as hook_url, aiohttp.ClientSession() as session:
         await server.start()
@@ -294,7 +320,12 @@ async def main() -> None:
     results = []
     for n in SIZES:
         with tempfile.TemporaryDirectory(prefix="fleet-") as tmp:
-            results.append(await fleet(n, Path(tmp)))
+            try:
+                results.append(await fleet(n, Path(tmp)))
+            except (TimeoutError, AssertionError) as exc:
+                log = (Path(tmp) / "clinic.log").read_text().splitlines()[-5:]
+                results.append({"boxes": n, "failed": str(exc), "clinic_log": log})
+            print(json.dumps(results[-1]), file=sys.stderr, flush=True)
     unmeasured = "not measured: the shared bus (issue 20) is not built"
     print(json.dumps(
         {"benchmark": "fleet", "sqlite_one_process": results, "redis_processes": unmeasured}

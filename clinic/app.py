@@ -93,12 +93,21 @@ def build_app(storage: Storage, options: Options | None = None) -> web.Applicati
     app.router.add_static("/static", STATIC)
     app.cleanup_ctx.append(_consultations_worker)
     app.cleanup_ctx.append(_alerts_worker)
+    app.cleanup_ctx.append(_presence_worker)
     app.on_shutdown.append(_close_device_channels)
     return app
 
 
 async def _alerts_worker(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(app[CHANNELS].alerts.run(), name="alerts")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _presence_worker(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(app[CHANNELS].presence.run(), name="presence")
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):

@@ -99,6 +99,7 @@ class DeviceChannels:
         await self._resend_config(hosts | self._dependents.get(device.id, set()))
 
     async def close(self, device_id: str, code: int, reason: str) -> None:
+        """Revoked: its channel closes and nothing more of it is kept."""
         self.alerts.forget(device_id)
         self.presence.forget(device_id)
         self._untrack(device_id)
@@ -107,8 +108,14 @@ class DeviceChannels:
             await ws.close(code=code, message=reason.encode())
 
     async def close_all(self) -> None:
-        for device_id in list(self._sockets):
-            await self.close(device_id, WSCloseCode.GOING_AWAY, "server shutting down")
+        """Shutting down: what each device last said is written (the presence task's last
+        flush), and no alert is raised for going."""
+        for device_id, ws in list(self._sockets.items()):
+            del self._sockets[device_id]
+            self._untrack(device_id)
+            self.alerts.forget(device_id)
+            self.presence.disconnected(device_id)
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
 
     async def serve(
         self, request: web.Request, storage: Storage, device: DeviceRecord
@@ -124,7 +131,7 @@ class DeviceChannels:
         log.info("device %s connected", device.id)
         self.alerts.connected(device.id, device.clinic_id, device.name, _heartbeat_s(device.config))
         try:
-            await self.presence.connected(device)
+            self.presence.connected(device)
             await ws.send_str(json.dumps(await self._config_message(device)))
             async for msg in ws:
                 if msg.type is not WSMsgType.TEXT:
@@ -135,7 +142,7 @@ class DeviceChannels:
                 del self._sockets[device.id]
                 self._untrack(device.id)
                 self.alerts.disconnected(device.id)
-                await self.presence.disconnected(device.id)
+                self.presence.disconnected(device.id)
             log.info("device %s disconnected", device.id)
         return ws
 
@@ -150,7 +157,7 @@ class DeviceChannels:
             if kind == "heartbeat":
                 beat = Heartbeat.model_validate(data)
                 status = beat.model_dump(mode="json")
-                await self.presence.heartbeat(device_id, status)
+                self.presence.heartbeat(device_id, status)
                 self.alerts.heartbeat(device_id, dict(beat.peripherals))
                 report = status.get("fallback") or {}
                 if report != self.fallback.report(device_id):

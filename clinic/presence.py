@@ -1,17 +1,25 @@
 """What connected devices last said, kept in memory and written to the database only when
-it means something new (a state, a room, a peripheral, a report changed) or once a minute:
-a fleet's heartbeats cost no write each."""
+it means something new (a state, a room, a peripheral, a report changed), once a minute,
+and when a device goes: a fleet's heartbeats cost no write each. What is due is written
+by one task, every `FLUSH_S`, all of it in one transaction: a fleet reconnecting at once
+after a restart costs a few commits, not one per device (SQLite commits a few hundred
+times a second at best)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from clinic.storage import DeviceRecord, Storage
 
+log = logging.getLogger(__name__)
+
 PERSIST_S = 60.0
+FLUSH_S = 1.0
 # heartbeat fields that change every time and mean nothing new on their own
 VOLATILE = frozenset({"uptime_s", "cpu_temp_c"})
 
@@ -35,40 +43,65 @@ class Presence:
         self._storage = storage
         self._persist_s = persist_s
         self._seen: dict[str, _Seen] = {}
-        self.writes = 0  # heartbeats written to the database, for the curious
+        self._due: dict[str, tuple[float, dict[str, Any]]] = {}  # id -> (at, status)
+        self.writes = 0  # statuses written to the database, for the curious
 
-    async def connected(self, device: DeviceRecord) -> None:
-        now = time.time()
-        await self._storage.record_heartbeat(device.id, None)
-        self._seen[device.id] = _Seen(now, None, now, device.status)
+    def connected(self, device: DeviceRecord) -> None:
+        """No write: what the database holds of it stays true until it says otherwise."""
+        saved_at = device.last_seen or 0.0
+        self._seen[device.id] = _Seen(time.time(), None, saved_at, device.status)
 
-    async def heartbeat(self, device_id: str, status: dict[str, Any]) -> None:
+    def heartbeat(self, device_id: str, status: dict[str, Any]) -> None:
         seen = self._seen.get(device_id)
         if seen is None:
             return
         seen.at, seen.status = time.time(), status
         stale = seen.at - seen.saved_at >= self._persist_s
         if stale or _meaning(status) != _meaning(seen.saved):
-            await self._save(device_id, seen)
+            self._due[device_id] = (seen.at, status)
+            seen.saved_at, seen.saved = seen.at, status
 
-    async def disconnected(self, device_id: str) -> None:
+    def disconnected(self, device_id: str) -> None:
         seen = self._seen.pop(device_id, None)
         if seen is not None and seen.status is not None and seen.at > seen.saved_at:
-            await self._save(device_id, seen)
+            self._due[device_id] = (seen.at, seen.status)
 
     def forget(self, device_id: str) -> None:
         """Revoked: nothing more of it is kept or written."""
         self._seen.pop(device_id, None)
+        self._due.pop(device_id, None)
 
     def current(self, device: DeviceRecord) -> DeviceRecord:
         """``device`` as the database has it, with what it said since, if connected."""
         seen = self._seen.get(device.id)
         if seen is None:
-            return device
+            due = self._due.get(device.id)
+            if due is None:
+                return device
+            return dataclasses.replace(device, last_seen=due[0], status=due[1])
         status = seen.status if seen.status is not None else device.status
         return dataclasses.replace(device, last_seen=seen.at, status=status)
 
-    async def _save(self, device_id: str, seen: _Seen) -> None:
-        await self._storage.record_heartbeat(device_id, seen.status)
-        seen.saved_at, seen.saved = seen.at, seen.status
-        self.writes += 1
+    async def flush(self) -> bool:
+        """Write what is due, in one transaction; False if the database would not."""
+        due, self._due = self._due, {}
+        if not due:
+            return True
+        try:
+            await self._storage.record_heartbeats(due)
+        except Exception:
+            # the database is down or busy: kept (newer news first), tried at the next flush
+            log.exception("cannot write %d device statuses", len(due))
+            self._due = {**due, **self._due}
+            return False
+        self.writes += len(due)
+        return True
+
+    async def run(self) -> None:
+        """Flush every FLUSH_S, until cancelled (then once more)."""
+        try:
+            while True:
+                await asyncio.sleep(FLUSH_S)
+                await self.flush()
+        finally:
+            await asyncio.shield(self.flush())

@@ -679,12 +679,16 @@ class Storage:
                 versions[device_id] = new
         return versions
 
-    async def record_heartbeat(self, device_id: str, status: dict[str, Any] | None) -> None:
-        values: dict[str, Any] = {"last_seen": time.time()}
-        if status is not None:
-            values["status"] = status
+    async def record_heartbeats(self, seen: dict[str, tuple[float, dict[str, Any]]]) -> None:
+        """Many devices' last word (when, what) in one transaction."""
+        statement = (
+            devices.update()
+            .where(devices.c.id == sa.bindparam("device_id"))
+            .values(last_seen=sa.bindparam("at"), status=sa.bindparam("said"))
+        )
+        rows = [{"device_id": d, "at": at, "said": status} for d, (at, status) in seen.items()]
         async with self._engine.begin() as conn:
-            await conn.execute(devices.update().where(devices.c.id == device_id).values(values))
+            await conn.execute(statement, rows)
 
     async def revoke_device(self, device_id: str) -> None:
         async with self._engine.begin() as conn:
