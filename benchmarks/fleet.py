@@ -27,7 +27,6 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -136,31 +135,6 @@ async def simulate() -> None:
 # ---- the orchestrator ------------------------------------------------------------------
 
 
-class LoggedClinic(ClinicProcess):
-    """`clinic serve` with its warnings and errors kept in clinic.log beside the database."""
-
-    async def start(self, timeout: float = 20) -> None:
-        log = (self.db.parent / "clinic.log").open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "clinic.cli", "serve", "--db", str(self.db),
-             "--port", str(self.port), "--log-level", "WARNING", *self.args],
-            stdout=subprocess.DEVNULL, stderr=log,
-        )  # fmt: skip
-        log.close()
-        async with aiohttp.ClientSession() as session:
-            deadline = time.monotonic() + timeout
-            while True:
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(self.url + "/api/v1/clinics/x/rooms") as response:
-                        if response.status == 401:
-                            return
-                assert time.monotonic() < deadline, "clinic serve did not answer"
-                await asyncio.sleep(0.05)
-
-    def log_tail(self, lines: int = 5) -> list[str]:
-        return (self.db.parent / "clinic.log").read_text().splitlines()[-lines:]
-
-
 class Simulators:
     def __init__(self) -> None:
         self.procs: list[asyncio.subprocess.Process] = []
@@ -247,7 +221,8 @@ async def fleet(n: int, tmp: Path) -> dict[str, Any]:
 
     receiver = web.Application()
     receiver.router.add_post("/hook", hook)
-    server = LoggedClinic(tmp / "clinic.db", port, ("--webhook-network", "127.0.0.0/8"))
+    args = ("--webhook-network", "127.0.0.0/8")
+    server = ClinicProcess(tmp / "clinic.db", port, args, log=tmp / "clinic.log")
     simulators = Simulators()
     async with serving(receiver) as hook_url, aiohttp.ClientSession() as session:
         await server.start()

@@ -5,19 +5,39 @@ from __future__ import annotations
 import contextlib
 import secrets
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
 from aiohttp import web
 
 from clinic import service
 from clinic.app import Options, build_app
 from clinic.principals import MemberRole, RoomKind
 from clinic.storage import Storage
+
+
+@contextlib.contextmanager
+def statements(storage: Storage, kind: str) -> Iterator[list[str]]:
+    """The SQL statements starting with ``kind`` (e.g. "SELECT", "UPDATE devices") that the
+    service sends to its database while inside."""
+    seen: list[str] = []
+    prefix = kind.upper()
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith(prefix):
+            seen.append(statement)
+
+    engine = storage._engine.sync_engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
 
 
 def free_port() -> int:

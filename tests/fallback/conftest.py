@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import subprocess
 import sys
 import time
@@ -25,17 +26,24 @@ from tests.processes import KioskProcess
 class ClinicProcess:
     """`clinic serve` as an operator runs it."""
 
-    def __init__(self, db: Path, port: int, args: tuple[str, ...] = ()) -> None:
-        self.db, self.port, self.args = db, port, args
+    def __init__(
+        self, db: Path, port: int, args: tuple[str, ...] = (), log: Path | None = None
+    ) -> None:
+        self.db, self.port, self.args, self.log = db, port, args, log
         self.url = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        """Its warnings and errors go to ``log``, if given."""
+        with self.log.open("wb") if self.log else open(os.devnull, "wb") as log:
+            return subprocess.Popen(
+                [sys.executable, "-m", "clinic.cli", "serve", "--db", str(self.db),
+                 "--port", str(self.port), "--log-level", "WARNING", *self.args],
+                stdout=subprocess.DEVNULL, stderr=log,
+            )  # fmt: skip
+
     async def start(self, timeout: float = 20) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "clinic.cli", "serve", "--db", str(self.db),
-             "--port", str(self.port), "--log-level", "WARNING", *self.args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        self.proc = self._spawn()
         async with aiohttp.ClientSession() as session:
             deadline = time.monotonic() + timeout
             while True:

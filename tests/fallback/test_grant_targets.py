@@ -11,12 +11,11 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 import aiohttp
-import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk.signalling import tokens
 from kiosk.signalling.channel import CHANNEL_PATH
-from tests.clinic_server import ClinicFixture, ClinicServer
+from tests.clinic_server import ClinicFixture, ClinicServer, statements
 from tests.fallback.test_clinic_grants import enrolled, next_config
 
 QUIET_S = 0.7  # long enough for a config already on its way to arrive
@@ -109,16 +108,6 @@ async def test_a_reconnect_reads_only_the_devices_own_row(
                 assert [h["device_id"] for h in grant["hosts"]] == [host_id]
 
     await connect_all()  # the first time, what the grants share is read once
-    reads: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            reads.append(statement)
-
-    engine = clinic_server.storage._engine.sync_engine
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements(clinic_server.storage, "SELECT") as reads:
         await connect_all()  # the fleet comes back after a clinic restart or a blip
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
     assert len(reads) == len(boxes), reads
