@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -43,7 +42,7 @@ from clinic import service
 from clinic.auth import secret_hash
 from clinic.enrollment import create_device
 from clinic.storage import Storage
-from tests.clinic_server import free_port, serving
+from tests.clinic_server import free_port, webhook_receiver
 from tests.fallback.conftest import ClinicProcess
 
 SIZES = [int(n) for n in os.environ.get("FLEET_SIZES", "1000,3000,10000").split(",")]
@@ -213,18 +212,10 @@ async def fleet(n: int, tmp: Path) -> dict[str, Any]:
     port = free_port()
     clinic_url = f"http://127.0.0.1:{port}"
     clinic_id, credentials = await seed(tmp / "clinic.db", n, clinic_url)
-    alerts: list[dict[str, Any]] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        alerts.append(await request.json())
-        return web.Response(status=204)
-
-    receiver = web.Application()
-    receiver.router.add_post("/hook", hook)
     args = ("--webhook-network", "127.0.0.0/8")
     server = ClinicProcess(tmp / "clinic.db", port, args, log=tmp / "clinic.log")
     simulators = Simulators()
-    async with serving(receiver) as hook_url, aiohttp.ClientSession() as session:
+    async with webhook_receiver() as (hook_url, alerts), aiohttp.ClientSession() as session:
         await server.start()
         assert server.proc is not None
         pid = server.proc.pid
@@ -233,7 +224,7 @@ async def fleet(n: int, tmp: Path) -> dict[str, Any]:
             async with session.post(api + "/auth/login",
                                     json={"email": EMAIL, "password": PASSWORD}) as r:  # fmt: skip
                 admin = {"Authorization": f"Bearer {(await r.json())['token']}"}
-            webhook = {"url": hook_url + "/hook"}
+            webhook = {"url": hook_url}
             path = f"/clinics/{clinic_id}/alert-webhook"
             async with session.put(api + path, json=webhook, headers=admin) as r:
                 assert r.status == 200, await r.text()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -92,26 +93,25 @@ def build_app(storage: Storage, options: Options | None = None) -> web.Applicati
         app.router.add_get(path, _page_handler(filename))
     app.router.add_static("/static", STATIC)
     app.cleanup_ctx.append(_consultations_worker)
-    app.cleanup_ctx.append(_alerts_worker)
-    app.cleanup_ctx.append(_presence_worker)
+    app.cleanup_ctx.append(_background("alerts", lambda app: app[CHANNELS].alerts.run()))
+    app.cleanup_ctx.append(_background("presence", lambda app: app[CHANNELS].presence.run()))
     app.on_shutdown.append(_close_device_channels)
     return app
 
 
-async def _alerts_worker(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(app[CHANNELS].alerts.run(), name="alerts")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+def _background(
+    name: str, work: Callable[[web.Application], Coroutine[Any, Any, None]]
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A task that runs ``work`` while the app serves, cancelled at cleanup."""
 
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(work(app), name=name)
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
-async def _presence_worker(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(app[CHANNELS].presence.run(), name="presence")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    return ctx
 
 
 async def _close_device_channels(app: web.Application) -> None:

@@ -113,16 +113,12 @@ class FallbackFacts:
         return grant
 
 
-def enabled(config: dict[str, Any]) -> bool:
-    return bool((config.get("fallback") or {}).get("enabled"))
+def hosts_named(config: dict[str, Any]) -> frozenset[str]:
+    """The LAN fallback hosts a config names (none while the fallback is off)."""
+    settings = config.get("fallback") or {}
+    return frozenset(settings.get("hosts") or []) if settings.get("enabled") else frozenset()
 
 
 def hosting(device: DeviceRecord) -> bool:
     """Its config makes it a LAN fallback host (it names itself among the hosts)."""
-    settings = device.config.get("fallback") or {}
-    return bool(settings.get("enabled")) and device.id in (settings.get("hosts") or [])
-
-
-def hosts_named(config: dict[str, Any]) -> frozenset[str]:
-    settings = config.get("fallback") or {}
-    return frozenset(settings.get("hosts") or []) if settings.get("enabled") else frozenset()
+    return device.id in hosts_named(device.config)

@@ -164,6 +164,21 @@ async def serving(app: web.Application, host: str = "127.0.0.1") -> AsyncIterato
 
 
 @contextlib.asynccontextmanager
+async def webhook_receiver() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+    """An alert webhook on loopback: its URL, and the alerts it has received so far."""
+    received: list[dict[str, Any]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    async with serving(app) as url:
+        yield f"{url}/hook", received
+
+
+@contextlib.asynccontextmanager
 async def clinic_server_at(
     db: Path | str, options: Options | None = None, host: str = "127.0.0.1"
 ) -> AsyncIterator[ClinicServer]:

@@ -12,7 +12,6 @@ the test itself is offline. Minutes: the whole machine is emulated.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -20,7 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.nspawn.box import add_check, assert_checked, copy_root, in_root, install_stage, run
+from tests.nspawn.box import (
+    add_check,
+    assert_checked,
+    built_cache,
+    copy_root,
+    in_root,
+    install_stage,
+    run,
+)
 
 CACHE_ENV = "KIOSK_TEST_ARM64_CACHE"
 BOOT_S = 1200  # what the boot and the check may take, at most, emulated on 2 shared cores
@@ -30,16 +37,16 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(BOOT_S + 900)]
 
 @pytest.fixture(scope="module")
 def cache() -> Path:
-    value = os.environ.get(CACHE_ENV)
-    if not value:
-        pytest.skip(f"{CACHE_ENV} is not set: `./dev test` builds the root and sets it")
-    path = Path(value)
-    if not (path / "root/usr/lib/systemd/systemd").exists() or not (path / "wheels").is_dir():
-        pytest.fail(f"{CACHE_ENV}={path} has no root or wheels: run tests/arm64/build.sh")
-    for tool in ("qemu-system-aarch64", "mkfs.ext4", "debugfs"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"{tool} is missing: apt-get install qemu-system-arm e2fsprogs")
-    return path
+    return built_cache(
+        CACHE_ENV,
+        ["root/usr/lib/systemd/systemd", "wheels"],
+        {
+            "qemu-system-aarch64": "qemu-system-arm",
+            "mkfs.ext4": "e2fsprogs",
+            "debugfs": "e2fsprogs",
+        },
+        "tests/arm64/build.sh",
+    )
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from clinic.app import Options
 from kiosk.signalling.channel import CHANNEL_PATH
-from tests.clinic_server import ClinicFixture, ClinicServer, clinic_server_at, serving
+from tests.clinic_server import ClinicFixture, ClinicServer, clinic_server_at, webhook_receiver
 from tests.fallback.test_clinic_grants import enrolled, next_config
 from tests.management.test_managed_kiosk import eventually, kiosk_cli
 from tests.processes import KioskProcess
@@ -31,16 +30,8 @@ async def clinic_server(tmp_path: Path) -> AsyncIterator[ClinicServer]:
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
-    received: list[dict[str, Any]] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        received.append(await request.json())
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    async with serving(app) as url:
-        yield f"{url}/hook", received
+    async with webhook_receiver() as hook:
+        yield hook
 
 
 async def test_missing_camera_and_going_offline_are_alerted(

@@ -12,8 +12,27 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
+
+
+def built_cache(env: str, needs: list[str], tools: dict[str, str], build: str) -> Path:
+    """The cache directory ``env`` names, with ``needs`` in it and ``tools`` (command ->
+    its apt package) installed; a skip when ``env`` is unset (not root: `./dev test` sets
+    it after running ``build``)."""
+    value = os.environ.get(env)
+    if not value:
+        pytest.skip(f"{env} is not set: `./dev test` builds the root and sets it")
+    path = Path(value)
+    missing = [n for n in needs if not (path / n).exists()]
+    if missing:
+        pytest.fail(f"{env}={path} has no {', '.join(missing)}: run {build}")
+    for tool, package in tools.items():
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is missing: apt-get install {package}")
+    return path
 
 
 def run(*args: str, timeout: float = 900, **kwargs: object) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,6 @@ needs the network once); the tests themselves are offline.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,15 @@ from pathlib import Path
 import pytest
 
 from kiosk.version import SOFTWARE_VERSION
-from tests.nspawn.box import add_check, assert_checked, copy_root, in_root, install_stage, run
+from tests.nspawn.box import (
+    add_check,
+    assert_checked,
+    built_cache,
+    copy_root,
+    in_root,
+    install_stage,
+    run,
+)
 
 CACHE_ENV = "KIOSK_TEST_NSPAWN_CACHE"
 
@@ -24,15 +31,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 @pytest.fixture(scope="module")
 def cache() -> Path:
-    value = os.environ.get(CACHE_ENV)
-    if not value:
-        pytest.skip(f"{CACHE_ENV} is not set: `./dev test` builds the root and sets it")
-    path = Path(value)
-    if not (path / "root/usr/lib/systemd/systemd").exists() or not (path / "wheels").is_dir():
-        pytest.fail(f"{CACHE_ENV}={path} has no root or wheels: run tests/nspawn/build.sh")
-    if shutil.which("systemd-nspawn") is None:
-        pytest.fail("systemd-nspawn is missing: apt-get install systemd-container")
-    return path
+    return built_cache(
+        CACHE_ENV,
+        ["root/usr/lib/systemd/systemd", "wheels"],
+        {"systemd-nspawn": "systemd-container"},
+        "tests/nspawn/build.sh",
+    )
 
 
 @pytest.fixture(scope="module")
