@@ -42,8 +42,8 @@ from kiosk.call.ice import restrict_host_addresses
 from kiosk.signalling import tokens
 from kiosk.signalling.messages import MAX_FRAME_BYTES, Role
 from tests.clinic_server import ClinicFixture, clinic_server_at, free_port
-from tests.fallback.conftest import ClinicProcess
 from tests.mesh_peer import MeshPeer
+from tests.processes import ClinicProcess
 
 ATTACKERS = 20
 FRAMES = 200

@@ -43,7 +43,7 @@ from clinic.auth import secret_hash
 from clinic.enrollment import create_device
 from clinic.storage import Storage
 from tests.clinic_server import free_port, webhook_receiver
-from tests.fallback.conftest import ClinicProcess
+from tests.processes import ClinicProcess
 
 SIZES = [int(n) for n in os.environ.get("FLEET_SIZES", "1000,3000,10000").split(",")]
 SIMULATORS = 4

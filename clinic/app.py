@@ -14,6 +14,8 @@ from aiohttp import web
 
 from clinic.alerts import Alerts
 from clinic.auth import Passwords
+from clinic.bus.core import Bus
+from clinic.bus.rooms import RedisRooms
 from clinic.consultations import Consultations
 from clinic.device_channels import DeviceChannels
 from clinic.handlers import accounts, devices, rooms, waiting
@@ -39,6 +41,7 @@ from kiosk.signalling.server import add_signalling
 
 STATIC = Path(str(resources.files("clinic") / "static"))
 CONSULTATIONS = web.AppKey("consultations", Consultations)
+BUS = web.AppKey("bus", Bus)
 
 # page path -> file in clinic/static
 PAGES = {
@@ -61,6 +64,8 @@ class Options:
     trusted_proxies: frozenset[str] = frozenset()
     # private networks an alert webhook may reach (an on-premises receiver)
     webhook_networks: tuple[Network, ...] = ()
+    # one of several processes sharing rooms, devices, presence and limits (`--redis`)
+    redis_url: str | None = None
 
 
 def build_app(storage: Storage, options: Options | None = None) -> web.Application:
@@ -82,11 +87,17 @@ def build_app(storage: Storage, options: Options | None = None) -> web.Applicati
     app.add_routes(devices.routes)
     app.add_routes(rooms.routes)
     app.add_routes(waiting.routes)
+    rooms_elsewhere: RedisRooms | None = None
+    if options.redis_url is not None:
+        bus = app[BUS] = Bus(options.redis_url)
+        rooms_elsewhere = RedisRooms(bus)
+        app.cleanup_ctx.append(_on_the_bus)
     hub = Hub(
         keys.verify_join,
         ice_servers=options.ice.ice_servers,
         listener=consultations,
         resume_secret=keys.resume_secret,
+        federation=rooms_elsewhere,
     )
     add_signalling(app, hub, client_address)
     for path, filename in PAGES.items():
@@ -112,6 +123,12 @@ def _background(
             await task
 
     return ctx
+
+
+async def _on_the_bus(app: web.Application) -> AsyncIterator[None]:
+    await app[BUS].start()
+    yield
+    await app[BUS].stop()
 
 
 async def _close_device_channels(app: web.Application) -> None:

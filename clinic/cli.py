@@ -14,6 +14,7 @@ from typing import Any
 
 from clinic import service
 from clinic.app import Options
+from clinic.bus.core import BusError
 from clinic.enrollment import create_device
 from clinic.errors import ClinicError
 from clinic.principals import MemberRole, RoomKind
@@ -21,6 +22,8 @@ from clinic.storage import DatabaseError, Storage
 from clinic.turn import DEFAULT_TTL_S, IceConfig, read_secret
 
 EXIT_USAGE = 2
+
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=int, default=8080)
         p.add_argument("--public-url", help="base URL clients reach (default: as requested)")
         p.add_argument("--log-level", default="INFO")
+        p.add_argument(
+            "--redis", metavar="URL",
+            help="redis://host:port/N: one of several processes behind a load balancer",
+        )  # fmt: skip
         p.add_argument("--stun-url", action="append", default=[], help="stun:host:port")
         p.add_argument(
             "--turn-url", action="append", default=[],
@@ -91,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"clinic: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.redis is not None and not args.redis.startswith(REDIS_SCHEMES):
+        print(f"clinic: --redis wants a URL starting {', '.join(REDIS_SCHEMES)}", file=sys.stderr)
+        return EXIT_USAGE
     if args.command == "demo":
         demo = _demo(Path(args.db))
         base = args.public_url or f"http://{args.host}:{args.port}"
@@ -101,9 +111,10 @@ def main(argv: list[str] | None = None) -> int:
             ice=ice,
             trusted_proxies=frozenset(args.trusted_proxy),
             webhook_networks=tuple(args.webhook_network),
+            redis_url=args.redis,
         )
         asyncio.run(service.serve(args.db, args.host, args.port, options))
-    except DatabaseError as exc:
+    except (DatabaseError, BusError) as exc:
         print(f"clinic: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:

@@ -15,7 +15,7 @@ import hypothesis  # noqa: F401
 import pytest
 
 # the real clinic service fixtures (clinic_server, clinic) for every test package
-pytest_plugins = ["tests.clinic_server", "tests.postgres"]
+pytest_plugins = ["tests.clinic_server", "tests.postgres", "tests.redis_server"]
 
 
 @pytest.fixture(autouse=True)

@@ -1,8 +1,9 @@
-"""Run the real `kiosk` command as a subprocess, as a tester or systemd would."""
+"""The real `kiosk` and `clinic serve` commands as subprocesses, as systemd runs them."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -10,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 from kiosk.control import request
 from kiosk.errors import ControlError
@@ -85,3 +88,43 @@ class KioskProcess:
     def stderr_tail(self, lines: int = 40) -> str:
         """The end of what a killed daemon logged (for a failing test's message)."""
         return "\n".join(self.stderr.splitlines()[-lines:])
+
+
+class ClinicProcess:
+    """`clinic serve` as an operator runs it."""
+
+    def __init__(
+        self, db: Path | str, port: int, args: tuple[str, ...] = (), log: Path | None = None
+    ) -> None:
+        self.db, self.port, self.args, self.log = db, port, args, log
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        """Its warnings and errors go to ``log``, if given."""
+        with self.log.open("wb") if self.log else open(os.devnull, "wb") as log:
+            return subprocess.Popen(
+                [sys.executable, "-m", "clinic.cli", "serve", "--db", str(self.db),
+                 "--port", str(self.port), "--log-level", "WARNING", *self.args],
+                stdout=subprocess.DEVNULL, stderr=log,
+            )  # fmt: skip
+
+    async def start(self, timeout: float = 20) -> None:
+        self.proc = self._spawn()
+        async with aiohttp.ClientSession() as session:
+            deadline = time.monotonic() + timeout
+            while True:
+                assert self.proc.poll() is None, "clinic serve exited"
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(self.url + "/api/v1/clinics/x/rooms") as response:
+                        if response.status == 401:
+                            return
+                assert time.monotonic() < deadline, "clinic serve did not answer"
+                await asyncio.sleep(0.05)
+
+    def kill(self) -> float:
+        """SIGKILL, as a crash or a power cut would; when it happened (monotonic)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        return time.monotonic()

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from kiosk.signalling import messages as m
 from kiosk.signalling import resume
+from kiosk.signalling.federation import Federation, Refused
 from kiosk.signalling.messages import BadMessageError, ErrorCode, PeerInfo
 from kiosk.signalling.resume import ResumeSecret
 from kiosk.signalling.tokens import JoinClaims, TokenError
@@ -129,6 +130,7 @@ class Hub:
         resume_secret: ResumeSecret | None = None,
         silence_timeout_s: float = m.SILENCE_TIMEOUT_S,
         socket_limits: SocketLimits = SocketLimits(),
+        federation: Federation | None = None,
     ) -> None:
         self._authenticate = authenticate
         self._ice_servers = ice_servers
@@ -143,6 +145,10 @@ class Hub:
         self._limits = socket_limits
         self._live_tokens: dict[str, _Session] = {}  # join token id -> the session it serves
         self._queued_bytes = 0  # over every session's outbox
+        # rooms that span servers: ``_rooms`` then holds this server's members only
+        self._federation = federation
+        if federation is not None:
+            federation.attach(self.deliver)
 
     @property
     def queued_bytes(self) -> int:
@@ -156,7 +162,9 @@ class Hub:
         """Close every connection (server shut-down).
 
         Nobody is told that the others left: they did not. Media is peer to peer, and a
-        call must outlive a restart of its signalling server.
+        call must outlive a restart of its signalling server. Where rooms span servers,
+        the others find this one's members orphaned, as after a crash, and keep them for
+        the liveness timeout: they resume on another server.
         """
         for session in list(self._sessions):
             if session.claims is not None:
@@ -272,34 +280,38 @@ class Hub:
             return
         if self._token_in_use(session, claims):
             return
-        room = self._rooms.setdefault(claims.room_id, {})
-        if len(room) >= self._max:
-            self._error(session, ErrorCode.ROOM_FULL, f"the room holds at most {self._max}")
+        if self._full(session, self._rooms.get(claims.room_id, {})):
             return
         ice = await self._ice_servers(claims)
         secret = await self._resume_secret(claims)
         room = self._rooms.setdefault(claims.room_id, {})  # may have emptied meanwhile
-        if len(room) >= self._max:
-            self._error(session, ErrorCode.ROOM_FULL, f"the room holds at most {self._max}")
+        if self._full(session, room):
             return
         if session.closing or self._token_in_use(session, claims):  # changed while we waited
             return
-        session.claims = claims
+        # the name the clinic put in the token, not one the client chose (section 6)
+        name = (claims.name or message.name)[:100]
+        peer_id = self._peer_id(message.resume, room, claims, secret)
+        remote: list[PeerInfo] = []
+        if self._federation is not None:
+            entered = await self._enter(session, claims, peer_id, name)
+            if entered is None:
+                return
+            peer_id, remote = entered
+            room = self._rooms.setdefault(claims.room_id, {})
+        session.claims, session.name, session.peer_id = claims, name, peer_id
         if claims.token_id:
             self._live_tokens[claims.token_id] = session
-        # the name the clinic put in the token, not one the client chose (section 6)
-        session.name = (claims.name or message.name)[:100]
-        session.peer_id = self._peer_id(message.resume, room, claims, secret)
         resumed = message.resume is not None and session.peer_id == message.resume.peer_id
         others = list(room.values())
         room[session.peer_id] = session
         key = resume.resume_key(secret, claims.room_id, session.peer_id, claims.subject)
-        self._send(
-            session,
-            m.joined(claims.room_id, session.peer_id, [o.info() for o in others], ice, key),
-        )
+        peers = [o.info() for o in others] + remote
+        self._send(session, m.joined(claims.room_id, session.peer_id, peers, ice, key))
         for other in others:
             self._send(other, m.peer_joined(session.info()))
+        if self._federation is not None:
+            self._federation.tell(claims.room_id, m.peer_joined(session.info()))
         log.info(
             "%s %s %s %s as %s",
             claims.role,
@@ -310,6 +322,46 @@ class Hub:
         )
         if self._listener is not None:
             self._listener.peer_joined(claims.room_id, session.peer_id, claims)
+
+    def _full(self, session: _Session, room: dict[str, _Session]) -> bool:
+        """Alone, the hub counts its room; spanning servers, the federation does."""
+        if self._federation is None and len(room) >= self._max:
+            self._error(session, ErrorCode.ROOM_FULL, f"the room holds at most {self._max}")
+            return True
+        return False
+
+    async def _enter(
+        self, session: _Session, claims: JoinClaims, peer_id: str, name: str
+    ) -> tuple[str, list[PeerInfo]] | None:
+        """The room over every server takes the peer (a taken id: a fresh one instead);
+        its members elsewhere, or None (refused, told; or this session went meanwhile)."""
+        assert self._federation is not None
+        while True:
+            info = PeerInfo(peer_id=peer_id, name=name, role=claims.role)
+            entered = await self._federation.enter(claims.room_id, info, claims.token_id, self._max)
+            if not isinstance(entered, Refused):
+                break
+            if entered.why == "full":
+                self._error(session, ErrorCode.ROOM_FULL, f"the room holds at most {self._max}")
+                return None
+            if entered.why == "token":
+                self._error(
+                    session, ErrorCode.FORBIDDEN, "this join token is in use; ask for a fresh one"
+                )
+                return None
+            peer_id = secrets.token_urlsafe(8)  # taken
+        if session.closing or self._token_in_use(session, claims):
+            self._federation.leave(claims.room_id, peer_id)
+            return None
+        return peer_id, entered.others
+
+    def deliver(self, room_id: str, peer_ids: list[str] | None, message: dict[str, Any]) -> None:
+        """A message from another server for this one's members of ``room_id``."""
+        room = self._rooms.get(room_id, {})
+        for peer_id in room if peer_ids is None else peer_ids:
+            session = room.get(peer_id)
+            if session is not None:
+                self._send(session, message)
 
     def _token_in_use(self, session: _Session, claims: JoinClaims) -> bool:
         """A join token serves one live session at a time; a rejoin asks for a fresh one."""
@@ -340,10 +392,19 @@ class Hub:
             self._error(session, ErrorCode.NOT_JOINED, f"{message.type} before join")
             return
         target = self._rooms.get(session.claims.room_id, {}).get(message.to)
-        if target is None or target is session:
-            self._error(session, ErrorCode.UNKNOWN_PEER, f"no peer {message.to!r} in this room")
+        relayed = {**message.model_dump(), "from": session.peer_id}
+        if target is None and self._federation is not None and message.to != session.peer_id:
+            self._federation.relay(
+                session.claims.room_id, message.to, relayed, lambda: self._unknown(session, message)
+            )
             return
-        self._send(target, {**message.model_dump(), "from": session.peer_id})
+        if target is None or target is session:
+            self._unknown(session, message)
+            return
+        self._send(target, relayed)
+
+    def _unknown(self, session: _Session, message: m.Relayed) -> None:
+        self._error(session, ErrorCode.UNKNOWN_PEER, f"no peer {message.to!r} in this room")
 
     def _leave(self, session: _Session) -> None:
         claims = session.claims
@@ -355,6 +416,8 @@ class Hub:
             self._rooms.pop(claims.room_id, None)
         for other in room.values():
             self._send(other, m.peer_left(session.peer_id))
+        if self._federation is not None:
+            self._federation.leave(claims.room_id, session.peer_id)
         session.claims = None
         if self._live_tokens.get(claims.token_id) is session:
             del self._live_tokens[claims.token_id]

@@ -4,11 +4,7 @@ enrolled with it, some of them LAN fallback hosts; loopback only."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
-import os
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,47 +16,7 @@ import pytest
 
 from tests.clinic_server import ClinicFixture, clinic_server_at, free_port
 from tests.management.test_managed_kiosk import eventually, kiosk_cli
-from tests.processes import KioskProcess
-
-
-class ClinicProcess:
-    """`clinic serve` as an operator runs it."""
-
-    def __init__(
-        self, db: Path, port: int, args: tuple[str, ...] = (), log: Path | None = None
-    ) -> None:
-        self.db, self.port, self.args, self.log = db, port, args, log
-        self.url = f"http://127.0.0.1:{port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def _spawn(self) -> subprocess.Popen[bytes]:
-        """Its warnings and errors go to ``log``, if given."""
-        with self.log.open("wb") if self.log else open(os.devnull, "wb") as log:
-            return subprocess.Popen(
-                [sys.executable, "-m", "clinic.cli", "serve", "--db", str(self.db),
-                 "--port", str(self.port), "--log-level", "WARNING", *self.args],
-                stdout=subprocess.DEVNULL, stderr=log,
-            )  # fmt: skip
-
-    async def start(self, timeout: float = 20) -> None:
-        self.proc = self._spawn()
-        async with aiohttp.ClientSession() as session:
-            deadline = time.monotonic() + timeout
-            while True:
-                assert self.proc.poll() is None, "clinic serve exited"
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(self.url + "/api/v1/clinics/x/rooms") as response:
-                        if response.status == 401:
-                            return
-                assert time.monotonic() < deadline, "clinic serve did not answer"
-                await asyncio.sleep(0.05)
-
-    def kill(self) -> float:
-        """SIGKILL, as a crash or a power cut would; when it happened (monotonic)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        return time.monotonic()
+from tests.processes import ClinicProcess, KioskProcess
 
 
 @dataclass

@@ -1,0 +1,99 @@
+"""Signalling rooms that span `clinic serve --redis` processes: real aiortc peers, each
+through a different process, and the room's cap over all of them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.mesh_peer import MeshPeer
+from tests.scale.conftest import Scaled, ScaledFactory
+
+
+@pytest.fixture(autouse=True)
+def _loopback(loopback_ice: None) -> None:
+    """WebRTC on loopback."""
+
+
+@pytest.fixture
+async def peers() -> AsyncIterator[list[MeshPeer]]:
+    made: list[MeshPeer] = []
+    yield made
+    for peer in made:
+        await peer.close()
+
+
+async def peer_on(scaled: Scaled, i: int, name: str) -> MeshPeer:
+    """A member's peer whose token, and so whose signalling URL, comes from process i."""
+    clinic = scaled.clinic
+    grant = await scaled.ok(i, "POST", f"/rooms/{clinic.meeting_room}/join-token",
+                            clinic.member.token)  # fmt: skip
+    assert grant["signal_url"].startswith(scaled.processes[i].url.replace("http", "ws"))
+    return MeshPeer(scaled.session, grant["signal_url"], grant["token"], name)
+
+
+async def test_two_participants_on_two_processes_decode_each_other(
+    scaled: ScaledFactory, peers: list[MeshPeer]
+) -> None:
+    cluster = await scaled(2)
+    first = await peer_on(cluster, 0, "on-0")
+    peers.append(first)
+    first_joined = await first.join()
+    assert first_joined["peers"] == []
+    second = await peer_on(cluster, 1, "on-1")
+    peers.append(second)
+    joined = await second.join()
+    assert [p["peer_id"] for p in joined["peers"]] == [first_joined["peer_id"]]
+    assert joined["peers"][0]["name"] == "Member"  # the token's name, from another process
+    await first.wait_for_media(remotes=1, timeout=60)
+    await second.wait_for_media(remotes=1, timeout=60)
+
+    await second.close()  # its process tells the other
+    left = await first.next_event("peer_left")
+    assert left["peer_id"] == joined["peer_id"]
+
+
+async def test_six_over_three_processes_fill_the_room(
+    scaled: ScaledFactory, peers: list[MeshPeer]
+) -> None:
+    cluster = await scaled(3)
+    for i in range(6):
+        peer = await peer_on(cluster, i % 3, f"p{i}")
+        peers.append(peer)
+        await peer.connect()  # signalling only: media across processes is shown above
+        await peer.send({"type": "join", "token": peer.token, "name": peer.name})
+        joined = await peer.next_event("joined")
+        assert len(joined["peers"]) == i
+    seventh = await peer_on(cluster, 2, "p6")
+    peers.append(seventh)
+    await seventh.connect()
+    await seventh.send({"type": "join", "token": seventh.token, "name": "p6"})
+    assert (await seventh.next_event("error"))["code"] == "room_full"
+
+    # one leaves (from process 1): everyone else hears it, and the seventh fits
+    gone = peers[4]
+    await gone.ws.close()  # type: ignore[union-attr]
+    for i in (0, 1, 2, 3, 5):
+        assert (await peers[i].next_event("peer_left"))["peer_id"]
+    await seventh.send({"type": "join", "token": seventh.token, "name": "p6"})
+    assert len((await seventh.next_event("joined"))["peers"]) == 5
+
+
+async def test_a_relay_to_a_peer_on_another_process_or_nowhere(
+    scaled: ScaledFactory, peers: list[MeshPeer]
+) -> None:
+    cluster = await scaled(2)
+    a, b = await peer_on(cluster, 0, "a"), await peer_on(cluster, 1, "b")
+    peers += [a, b]
+    for peer in (a, b):
+        await peer.connect()
+        await peer.send({"type": "join", "token": peer.token, "name": peer.name})
+    a_id = (await a.next_event("joined"))["peer_id"]
+    b_id = (await b.next_event("joined"))["peer_id"]
+    candidate = {"type": "candidate", "to": b_id, "candidate": None}
+    await a.send(candidate)
+    relayed = await b.next_event("candidate")
+    assert relayed["from"] == a_id
+    await a.send({**candidate, "to": "nobody"})
+    assert (await a.next_event("error"))["code"] == "unknown_peer"
