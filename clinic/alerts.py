@@ -5,7 +5,10 @@ interval: a clinic restart or a network blip, after which the fleet reconnects i
 alerts nobody.
 
 The device channel reports what it sees; one worker task posts the alerts in order, so a
-slow or broken receiver never holds up the channel.
+slow or broken receiver never holds up the channel. Where several processes serve the
+clinic, a device that looks offline here is asked about on the bus first (it may have
+moved to another process, or another may have alerted already), and the devices of a
+process that died are watched by the one that noticed.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 import aiohttp
 
+from clinic.bus.devices import DeviceBus, Orphan
 from clinic.storage import Storage
 from clinic.webhooks import Network, WebhookClient, WebhookTargetError
 
@@ -39,19 +43,33 @@ class _Watched:
 
 
 class Alerts:
-    def __init__(self, storage: Storage, webhook_networks: tuple[Network, ...] = ()) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        webhook_networks: tuple[Network, ...] = (),
+        shared: DeviceBus | None = None,
+    ) -> None:
         self._storage = storage
+        self._shared = shared
         self.webhook_networks = webhook_networks  # private networks a webhook may reach
         self._devices: dict[str, _Watched] = {}
         self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
     # ---- what the device channel reports ----------------------------------------------
 
-    def connected(self, device_id: str, clinic_id: str, name: str, interval_s: float) -> None:
+    def connected(
+        self,
+        device_id: str,
+        clinic_id: str,
+        name: str,
+        interval_s: float,
+        peripherals: dict[str, str] | None = None,
+    ) -> None:
+        """``peripherals``: as last known (alerted about already, by whichever process)."""
         watched = self._devices.get(device_id)
         if watched is None:
             watched = self._devices[device_id] = _Watched(
-                clinic_id, name, interval_s, time.time(), connected=True
+                clinic_id, name, interval_s, time.time(), connected=True, peripherals=peripherals
             )
         watched.connected, watched.online = True, True
         watched.last_seen, watched.interval_s = time.time(), interval_s
@@ -80,6 +98,15 @@ class Alerts:
     def forget(self, device_id: str) -> None:
         """Revoked: no more alerts about it."""
         self._devices.pop(device_id, None)
+
+    def adopt(self, orphans: list[Orphan]) -> None:
+        """Their process died: their channels closed now, as far as anyone knows."""
+        now = time.time()
+        for o in orphans:
+            watched = self._devices.setdefault(
+                o.device_id, _Watched(o.clinic_id, o.name, o.interval_s, now, connected=False)
+            )
+            watched.connected, watched.closed_at = False, now
 
     # ---- the work ---------------------------------------------------------------------
 
@@ -110,14 +137,39 @@ class Alerts:
     async def _sweep(self) -> None:
         while True:
             now = time.time()
-            for device_id, watched in list(self._devices.items()):
+            due: dict[str, str] = {}  # device id -> why it looks offline
+            for device_id, watched in self._devices.items():
+                if not watched.online:
+                    continue
                 silent = now - watched.last_seen > 2 * watched.interval_s
                 if not watched.connected:
                     if silent or now - watched.closed_at > watched.interval_s:
-                        self._offline(device_id, watched, "channel closed")
+                        due[device_id] = "channel closed"
                 elif silent:
-                    self._offline(device_id, watched, "no heartbeat for two intervals")
+                    due[device_id] = "no heartbeat for two intervals"
+            if due:
+                await self._judge(due)
             await asyncio.sleep(SWEEP_S)
+
+    async def _judge(self, due: dict[str, str]) -> None:
+        alert, moved = set(due), set[str]()
+        if self._shared is not None:
+            try:
+                alert, moved = await self._shared.judge(sorted(due))
+            except Exception:
+                log.exception("cannot ask the bus about %d offline devices", len(due))
+                return  # asked again at the next sweep
+        for device_id, why in due.items():
+            watched = self._devices.get(device_id)
+            if watched is None:
+                continue
+            if device_id in moved:
+                if not watched.connected:
+                    del self._devices[device_id]  # its new process watches it
+            elif device_id in alert:
+                self._offline(device_id, watched, why)
+            else:
+                watched.online = False  # another process alerted
 
     async def _deliver(self, client: WebhookClient, alert: dict[str, Any]) -> None:
         url = await self._storage.alert_webhook(alert["clinic_id"])

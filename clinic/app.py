@@ -15,6 +15,7 @@ from aiohttp import web
 from clinic.alerts import Alerts
 from clinic.auth import Passwords
 from clinic.bus.core import Bus
+from clinic.bus.devices import DeviceBus
 from clinic.bus.rooms import RedisRooms
 from clinic.consultations import Consultations
 from clinic.device_channels import DeviceChannels
@@ -24,6 +25,7 @@ from clinic.ratelimit import Limits
 from clinic.storage import Storage
 from clinic.turn import IceConfig
 from clinic.web import (
+    BUS,
     CHANNELS,
     KEYS,
     LIMITS,
@@ -41,7 +43,6 @@ from kiosk.signalling.server import add_signalling
 
 STATIC = Path(str(resources.files("clinic") / "static"))
 CONSULTATIONS = web.AppKey("consultations", Consultations)
-BUS = web.AppKey("bus", Bus)
 
 # page path -> file in clinic/static
 PAGES = {
@@ -80,18 +81,21 @@ def build_app(storage: Storage, options: Options | None = None) -> web.Applicati
     app[PASSWORDS] = Passwords()
     app[PUBLIC_URL] = options.public_url
     app[CONSULTATIONS] = consultations
-    app[CHANNELS] = DeviceChannels(Alerts(storage, options.webhook_networks), storage, keys)
+    rooms_elsewhere: RedisRooms | None = None
+    devices_elsewhere: DeviceBus | None = None
+    if options.redis_url is not None:
+        bus = app[BUS] = Bus(options.redis_url)
+        rooms_elsewhere, devices_elsewhere = RedisRooms(bus), DeviceBus(bus)
+        bus.on("device_revoked", lambda data: devices.revoke_here(app, data["device"]))
+        app.cleanup_ctx.append(_on_the_bus)
+    alerts = Alerts(storage, options.webhook_networks, devices_elsewhere)
+    app[CHANNELS] = DeviceChannels(alerts, storage, keys, devices_elsewhere)
     app[LIMITS] = Limits()
     app[TRUSTED_PROXIES] = options.trusted_proxies
     app.add_routes(accounts.routes)
     app.add_routes(devices.routes)
     app.add_routes(rooms.routes)
     app.add_routes(waiting.routes)
-    rooms_elsewhere: RedisRooms | None = None
-    if options.redis_url is not None:
-        bus = app[BUS] = Bus(options.redis_url)
-        rooms_elsewhere = RedisRooms(bus)
-        app.cleanup_ctx.append(_on_the_bus)
     hub = Hub(
         keys.verify_join,
         ice_servers=options.ice.ice_servers,

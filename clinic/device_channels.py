@@ -1,16 +1,23 @@
-"""The device channel (PROTOCOL.md section 4): config and commands out, heartbeats in."""
+"""The device channel (PROTOCOL.md section 4): config and commands out, heartbeats in.
+
+Where several processes serve the clinic (``shared``, the bus), a device's channel is on
+one of them; what is meant for it is forwarded there, and what it said is seen by all.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import ValidationError
 
 from clinic.alerts import Alerts
+from clinic.bus.devices import DeviceBus
 from clinic.fallback import FallbackFacts, hosting, hosts_named, reported
 from clinic.keys import ClinicKeys
 from clinic.presence import Presence
@@ -27,24 +34,63 @@ log = logging.getLogger(__name__)
 CLOSE_REPLACED = 4409
 
 
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    device: DeviceRecord  # with what it said last, wherever it is connected
+    connected: bool  # to any process
+
+    @property
+    def online(self) -> bool:
+        return online(self.device, self.connected)
+
+
 class DeviceChannels:
     """The open channel of every connected device."""
 
-    def __init__(self, alerts: Alerts, storage: Storage, keys: ClinicKeys) -> None:
+    def __init__(
+        self, alerts: Alerts, storage: Storage, keys: ClinicKeys, shared: DeviceBus | None = None
+    ) -> None:
         self._sockets: dict[str, web.WebSocketResponse] = {}
         self.alerts = alerts
-        self.presence = Presence(storage)
+        self.presence = Presence(storage, share=shared.heard if shared else None)
         self.fallback = FallbackFacts(storage, keys)
+        self._shared = shared
+        if shared is not None:
+            shared.on("device_send", self._forwarded_send)
+            shared.on("device_config", self._forwarded_config)
+            shared.on("device_replaced", self._replaced_elsewhere)
+            shared.on_orphans(alerts.adopt)
         # of the connected devices: their records as last configured, and who names whom
         # as a LAN host, so a change reaches the devices it concerns, not the whole clinic
         self._devices: dict[str, DeviceRecord] = {}
         self._dependents: dict[str, set[str]] = {}  # host id -> devices naming it
 
     def connected(self, device_id: str) -> bool:
+        """To this process."""
         return device_id in self._sockets
 
+    async def sightings(self, devices: list[DeviceRecord]) -> dict[str, Sighting]:
+        """Each device as it is now (its record as stored, with what it said since)."""
+        seen = {d.id: Sighting(self.presence.current(d), self.connected(d.id)) for d in devices}
+        elsewhere = [d for d in devices if not self.connected(d.id)]
+        if self._shared is not None and elsewhere:
+            ids = [d.id for d in elsewhere]
+            holders, said = await self._shared.holders(ids), await self._shared.said(ids)
+            for d in elsewhere:
+                at, status = said.get(d.id, (d.last_seen, d.status))
+                if at is not None and (d.last_seen is None or at > d.last_seen):
+                    d = dataclasses.replace(d, last_seen=at, status=status)
+                seen[d.id] = Sighting(d, d.id in holders)
+        return seen
+
     async def send(self, device_id: str, message: dict[str, Any]) -> bool:
+        """To the device, wherever it is connected; False if it is not."""
+        if device_id not in self._sockets and self._shared is not None:
+            return await self._shared.send(device_id, message)
         return await send_json(self._sockets.get(device_id), message)
+
+    async def _forwarded_send(self, data: dict[str, Any]) -> None:
+        await send_json(self._sockets.get(data["device_id"]), data["message"])
 
     async def push_config(self, device: DeviceRecord) -> None:
         """A new config: to the device if it is connected, and to the offline watch."""
@@ -52,6 +98,26 @@ class DeviceChannels:
         if self.connected(device.id):
             self._track(device)
             await self.send(device.id, await self._config_message(device))
+        elif self._shared is not None:
+            await self._shared.push_config(device)
+
+    async def _forwarded_config(self, data: dict[str, Any]) -> None:
+        device = DeviceRecord(**data["device"])
+        self.alerts.interval(device.id, _heartbeat_s(device.config))
+        if self.connected(device.id):
+            self._track(device)
+            await self.send(device.id, await self._config_message(device))
+
+    async def _replaced_elsewhere(self, data: dict[str, Any]) -> None:
+        """The device connected to another process: this one lets its old socket go,
+        and the other watches it."""
+        device_id = data["device_id"]
+        ws = self._sockets.pop(device_id, None)
+        if ws is not None:
+            self._untrack(device_id)
+            self.alerts.forget(device_id)
+            self.presence.disconnected(device_id)
+            await ws.close(code=CLOSE_REPLACED, message=b"replaced by a new connection")
 
     async def _config_message(self, device: DeviceRecord) -> dict[str, Any]:
         grant = await self.fallback.grant_for(device)
@@ -105,6 +171,8 @@ class DeviceChannels:
         self._untrack(device_id)
         ws = self._sockets.pop(device_id, None)
         if ws is not None:
+            if self._shared is not None:
+                self._shared.release(device_id)
             await ws.close(code=code, message=reason.encode())
 
     async def close_all(self) -> None:
@@ -129,8 +197,12 @@ class DeviceChannels:
         self._track(device)
         self.fallback.heard(device, reported(device))
         log.info("device %s connected", device.id)
-        self.alerts.connected(device.id, device.clinic_id, device.name, _heartbeat_s(device.config))
+        interval = _heartbeat_s(device.config)
+        peripherals = (device.status or {}).get("peripherals")
+        self.alerts.connected(device.id, device.clinic_id, device.name, interval, peripherals)
         try:
+            if self._shared is not None:
+                await self._shared.claim(device, interval)
             self.presence.connected(device)
             await ws.send_str(json.dumps(await self._config_message(device)))
             async for msg in ws:
@@ -143,6 +215,8 @@ class DeviceChannels:
                 self._untrack(device.id)
                 self.alerts.disconnected(device.id)
                 self.presence.disconnected(device.id)
+                if self._shared is not None:
+                    self._shared.release(device.id)
             log.info("device %s disconnected", device.id)
         return ws
 

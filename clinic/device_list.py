@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -97,13 +97,16 @@ async def read_page(
     storage: Storage,
     clinic_id: str,
     request: PageRequest,
+    look: Callable[[list[DeviceRecord]], Awaitable[None]],
     matches: Callable[[DeviceRecord], bool],
 ) -> tuple[list[DeviceRecord], DevicePosition | None]:
-    """The devices of the page, and where the next one starts (None: the list's end)."""
+    """The devices of the page, and where the next one starts (None: the list's end).
+    ``look`` is called with each batch of rows before ``matches`` judges them."""
     found: list[DeviceRecord] = []
     after, scanned = request.after, 0
     while True:
         rows = await storage.devices_page(clinic_id, after, BATCH_ROWS)
+        await look(rows)
         for i, device in enumerate(rows):
             after, scanned = device.position, scanned + 1
             if matches(device):

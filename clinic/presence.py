@@ -3,7 +3,10 @@ it means something new (a state, a room, a peripheral, a report changed), once a
 and when a device goes: a fleet's heartbeats cost no write each. What is due is written
 by one task, every `FLUSH_S`, all of it in one transaction: a fleet reconnecting at once
 after a restart costs a few commits, not one per device (SQLite commits a few hundred
-times a second at best)."""
+times a second at best). Where several processes serve the clinic, each flush also
+hands everything heard since the last one to ``share`` (the bus), so that every process
+shows every device as it is.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,12 +42,22 @@ def _meaning(status: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: v for k, v in status.items() if k not in VOLATILE}
 
 
+Said = dict[str, tuple[float, dict[str, Any]]]  # device id -> (when, its heartbeat)
+
+
 class Presence:
-    def __init__(self, storage: Storage, persist_s: float = PERSIST_S) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        persist_s: float = PERSIST_S,
+        share: Callable[[Said], Awaitable[None]] | None = None,
+    ) -> None:
         self._storage = storage
         self._persist_s = persist_s
+        self._share = share
         self._seen: dict[str, _Seen] = {}
-        self._due: dict[str, tuple[float, dict[str, Any]]] = {}  # id -> (at, status)
+        self._due: Said = {}  # to write to the database
+        self._heard: Said = {}  # to share, since the last flush
         self.writes = 0  # statuses written to the database, for the curious
 
     def connected(self, device: DeviceRecord) -> None:
@@ -56,6 +70,8 @@ class Presence:
         if seen is None:
             return
         seen.at, seen.status = time.time(), status
+        if self._share is not None:
+            self._heard[device_id] = (seen.at, status)
         stale = seen.at - seen.saved_at >= self._persist_s
         if stale or _meaning(status) != _meaning(seen.saved):
             self._due[device_id] = (seen.at, status)
@@ -70,6 +86,7 @@ class Presence:
         """Revoked: nothing more of it is kept or written."""
         self._seen.pop(device_id, None)
         self._due.pop(device_id, None)
+        self._heard.pop(device_id, None)
 
     def current(self, device: DeviceRecord) -> DeviceRecord:
         """``device`` as the database has it, with what it said since, if connected."""
@@ -84,6 +101,13 @@ class Presence:
 
     async def flush(self) -> bool:
         """Write what is due, in one transaction; False if the database would not."""
+        if self._share is not None and self._heard:
+            heard, self._heard = self._heard, {}
+            try:
+                await self._share(heard)
+            except Exception:
+                log.exception("cannot share %d device statuses", len(heard))
+                self._heard = {**heard, **self._heard}
         due, self._due = self._due, {}
         if not due:
             return True

@@ -12,6 +12,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from clinic.auth import Passwords, secret_hash
+from clinic.bus.core import Bus
 from clinic.device_channels import DeviceChannels
 from clinic.errors import (
     ClinicError,
@@ -35,6 +36,7 @@ KEYS = web.AppKey("keys", ClinicKeys)
 PASSWORDS = web.AppKey("passwords", Passwords)
 PUBLIC_URL: web.AppKey[str | None] = web.AppKey("public_url")
 CHANNELS = web.AppKey("device_channels", DeviceChannels)
+BUS = web.AppKey("bus", Bus)  # only where several processes serve (`--redis`)
 LIMITS = web.AppKey("limits", Limits)
 # proxies (nginx, a load balancer) whose X-Forwarded-For names the real client
 TRUSTED_PROXIES: web.AppKey[frozenset[str]] = web.AppKey("trusted_proxies")

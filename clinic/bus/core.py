@@ -15,7 +15,7 @@ import contextlib
 import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import redis.asyncio as redis
@@ -34,6 +34,11 @@ Work = Callable[[], Awaitable[None]]
 
 def channel(process_id: str) -> str:
     return f"{PREFIX}process:{process_id}"
+
+
+def strings(values: Iterable[str | bytes]) -> set[str]:
+    """What a client with decode_responses gives back (its stubs say bytes or str)."""
+    return {v if isinstance(v, str) else v.decode() for v in values}
 
 
 class BusError(Exception):
@@ -88,7 +93,7 @@ class Bus:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self._pubsub.aclose()
+        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
         await self.redis.aclose()
 
     # ---- sending --------------------------------------------------------------------
@@ -153,7 +158,7 @@ class Bus:
                 log.exception("cannot look for dead processes")
 
     async def _look(self) -> None:
-        known = sorted(await self.redis.smembers(PROCESSES))
+        known = sorted(strings(await self.redis.smembers(PROCESSES)))
         if not known:
             return
         counts = await self.redis.pubsub_numsub(*(channel(p) for p in known))

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from clinic.bus.core import PREFIX, Bus
+from clinic.bus.core import PREFIX, Bus, strings
 from kiosk.signalling.federation import Deliver, Entered, Refused
 from kiosk.signalling.messages import SILENCE_TIMEOUT_S, PeerInfo, peer_left
 
@@ -185,7 +185,7 @@ class RedisRooms:
     # ---- a dead process's members -------------------------------------------------
 
     async def _orphaned(self, process_id: str) -> None:
-        refs = await self._bus.redis.smembers(_members(process_id))
+        refs = strings(await self._bus.redis.smembers(_members(process_id)))
         if refs:
             log.info("%d room members of process %s are orphans for %g s",
                      len(refs), process_id, self._orphan_s)  # fmt: skip

@@ -4,6 +4,7 @@ device channel."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -12,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from clinic.auth import new_secret, secret_hash
 from clinic.config_check import ConfigChecker
-from clinic.device_channels import online
+from clinic.device_channels import Sighting
 from clinic.device_list import PageRequest, StateFilter, encode_cursor, has_problem, read_page
 from clinic.enrollment import create_device, normalise_code
 from clinic.errors import (
@@ -26,6 +27,7 @@ from clinic.principals import Principal
 from clinic.rules import is_clinic_admin
 from clinic.storage import DeviceRecord, Storage
 from clinic.web import (
+    BUS,
     CHANNELS,
     LIMITS,
     STORAGE,
@@ -79,15 +81,14 @@ async def admin_device(request: web.Request) -> tuple[Principal, DeviceRecord]:
     return who, device
 
 
-def device_json(request: web.Request, stored: DeviceRecord) -> dict[str, Any]:
-    channels = request.app[CHANNELS]
-    device = channels.presence.current(stored)  # heartbeats are not written one by one
-    connected = channels.connected(device.id)
+def device_json(seen: Sighting) -> dict[str, Any]:
+    """``seen``: heartbeats are not written one by one, and may be heard elsewhere."""
+    device = seen.device
     return {
         "device_id": device.id,
         "name": device.name,
         "enrolled": device.enrolled,
-        "online": online(device, connected),
+        "online": seen.online,
         "last_seen": iso(device.last_seen) if device.last_seen else None,
         "status": device.status,
         "config_version": device.config_version,
@@ -116,9 +117,13 @@ async def list_devices(request: web.Request) -> web.Response:
     clinic_id = await clinic_admin(request, "see its devices")
     page = PageRequest.parse(request.query)
     shown: dict[str, dict[str, Any]] = {}
+    seen: dict[str, Sighting] = {}
+
+    async def look(devices: list[DeviceRecord]) -> None:
+        seen.update(await request.app[CHANNELS].sightings(devices))
 
     def matches(device: DeviceRecord) -> bool:
-        shown[device.id] = listed = device_json(request, device)
+        shown[device.id] = listed = device_json(seen[device.id])
         match page.state:
             case None:
                 return True
@@ -129,7 +134,7 @@ async def list_devices(request: web.Request) -> web.Response:
             case StateFilter.PROBLEM:
                 return bool(listed["online"]) and has_problem(listed["status"])
 
-    devices, after = await read_page(request.app[STORAGE], clinic_id, page, matches)
+    devices, after = await read_page(request.app[STORAGE], clinic_id, page, look, matches)
     headers = {}
     if after is not None:
         query = {**request.query, "cursor": encode_cursor(after)}
@@ -244,13 +249,23 @@ async def get_command(request: web.Request) -> web.Response:
 async def revoke(request: web.Request) -> web.Response:
     _, device = await admin_device(request)
     await request.app[STORAGE].revoke_device(device.id)
-    # at once: its channel closes, and it leaves any call it is in
-    await request.app[CHANNELS].close(device.id, CLOSE_REVOKED, "revoked")
-    await request.app[HUB].kick(
-        lambda claims: claims.subject == device.id, CLOSE_REVOKED, "revoked"
-    )
-    await request.app[CHANNELS].revoked(device)
+    bus = request.app.get(BUS)
+    if bus is None:
+        await revoke_here(request.app, device)
+    else:  # every process: where its channel, its calls and its LAN hosts are
+        await bus.broadcast("device_revoked", device=dataclasses.asdict(device))
     return web.json_response({"device_id": device.id, "revoked": True})
+
+
+async def revoke_here(app: web.Application, device: DeviceRecord | dict[str, Any]) -> None:
+    """At once: its channel closes, it leaves any call it is in, and the clinic's LAN
+    hosts are told."""
+    if isinstance(device, dict):
+        device = DeviceRecord(**device)
+    device_id = device.id
+    await app[CHANNELS].close(device_id, CLOSE_REVOKED, "revoked")
+    await app[HUB].kick(lambda claims: claims.subject == device_id, CLOSE_REVOKED, "revoked")
+    await app[CHANNELS].revoked(device)
 
 
 @routes.post("/api/v1/enroll")

@@ -1,0 +1,103 @@
+"""A device connected to one `clinic serve --redis` process, managed through another: a
+real fake-HAL `kiosk run`, enrolled with process 0, driven through process 1."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.management.test_managed_kiosk import eventually, kiosk_cli
+from tests.processes import KioskProcess
+from tests.scale.conftest import Scaled, ScaledFactory
+
+
+@pytest.fixture
+async def kiosks() -> AsyncIterator[list[KioskProcess]]:
+    made: list[KioskProcess] = []
+    yield made
+    for kiosk in made:
+        kiosk.kill()
+
+
+async def box_on(scaled: Scaled, i: int, state: Path, kiosks: list[KioskProcess]) -> str:
+    """A box enrolled with, and connected to, process i; its device id."""
+    admin = scaled.clinic.admin.token
+    created = await scaled.ok(i, "POST", f"/clinics/{scaled.clinic.clinic_id}/devices", admin,
+                              {"name": "Exam room 4"})  # fmt: skip
+    await scaled.ok(i, "PUT", f"/devices/{created['device_id']}/config", admin,
+                    {"name": "Exam room 4", "heartbeat_seconds": 2})  # fmt: skip
+    kiosk = KioskProcess(state, {"KIOSK_ENROLLMENT_FILE": str(state.parent / "none")})
+    enrolled = await kiosk_cli(kiosk.env, "enroll", created["enrollment_code"],
+                               "--clinic-url", scaled.processes[i].url)  # fmt: skip
+    assert enrolled.returncode == 0, enrolled.stderr
+    kiosks.append(await kiosk.start())
+    await eventually(lambda: _connected(kiosk), 15)
+    return str(created["device_id"])
+
+
+async def _connected(kiosk: KioskProcess) -> bool:
+    return bool((await kiosk.status())["clinic_connected"])
+
+
+async def listed(scaled: Scaled, i: int, device_id: str) -> dict[str, Any]:
+    devices = await scaled.ok(i, "GET", f"/clinics/{scaled.clinic.clinic_id}/devices",
+                              scaled.clinic.admin.token)  # fmt: skip
+    found: dict[str, Any] = next(d for d in devices if d["device_id"] == device_id)
+    return found
+
+
+async def test_a_config_change_and_a_command_through_another_process(
+    scaled: ScaledFactory, kiosks: list[KioskProcess], tmp_path: Path
+) -> None:
+    cluster = await scaled(2)
+    device_id = await box_on(cluster, 0, tmp_path / "box", kiosks)
+    kiosk, admin = kiosks[0], cluster.clinic.admin.token
+
+    # process 1 holds no channel of it, yet lists it online, with what it said
+    seen = await eventually(lambda: _online(cluster, 1, device_id), 10)
+    assert seen["status"]["state"] == "idle"
+
+    started = time.monotonic()
+    put = await cluster.ok(1, "PUT", f"/devices/{device_id}/config", admin,
+                           {"name": "Exam room 4b", "heartbeat_seconds": 2})  # fmt: skip
+
+    async def configured() -> bool:
+        return bool((await kiosk.status())["config_version"] == put["config_version"])
+
+    await eventually(configured, 5)
+    assert time.monotonic() - started < 1.0
+
+    started = time.monotonic()
+    command = await cluster.ok(1, "POST", f"/devices/{device_id}/commands", admin,
+                               {"action": "identify"})  # fmt: skip
+    path = f"/devices/{device_id}/commands/{command['command_id']}"
+
+    async def answered() -> dict[str, Any] | None:
+        got: dict[str, Any] = await cluster.ok(1, "GET", path, admin)
+        return got if got["ok"] is not None else None
+
+    result = await eventually(answered, 5)
+    assert result["ok"] is True, result
+    assert time.monotonic() - started < 1.0
+
+
+async def _online(scaled: Scaled, i: int, device_id: str) -> dict[str, Any] | None:
+    device = await listed(scaled, i, device_id)
+    return device if device["online"] and device["status"] else None
+
+
+async def test_revoking_through_another_process_closes_the_channel(
+    scaled: ScaledFactory, kiosks: list[KioskProcess], tmp_path: Path
+) -> None:
+    cluster = await scaled(2)
+    device_id = await box_on(cluster, 0, tmp_path / "box", kiosks)
+    await cluster.ok(1, "DELETE", f"/devices/{device_id}", cluster.clinic.admin.token)
+
+    async def unenrolled() -> bool:
+        return not (await kiosks[0].status())["enrolled"]
+
+    await eventually(unenrolled, 10)
