@@ -98,6 +98,8 @@ class Alerts:
     def forget(self, device_id: str) -> None:
         """Revoked: no more alerts about it."""
         self._devices.pop(device_id, None)
+        if self._shared is not None:
+            self._shared.unwatch(device_id)
 
     def adopt(self, orphans: list[Orphan]) -> None:
         """Their process died: their channels closed now, as far as anyone knows."""
@@ -165,7 +167,7 @@ class Alerts:
                 continue
             if device_id in moved:
                 if not watched.connected:
-                    del self._devices[device_id]  # its new process watches it
+                    self.forget(device_id)  # its new process watches it
             elif device_id in alert:
                 self._offline(device_id, watched, why)
             else:

@@ -18,7 +18,7 @@ from tests.management.test_managed_kiosk import kiosk_cli
 from tests.processes import KioskProcess
 
 ROOT = Path(__file__).resolve().parent.parent
-UNITS = ("kiosk.service", "clinic.service")
+UNITS = ("kiosk.service", "clinic.service", "clinic@8081.service")
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,8 @@ def unit_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree("/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
     (root / "etc/systemd/system").mkdir(parents=True)
     for unit in UNITS:
-        shutil.copy(ROOT / "systemd" / unit, root / "etc/systemd/system" / unit)
+        name = re.sub(r"@[^.]+", "@", unit)  # an instance's file is its template's
+        shutil.copy(ROOT / "systemd" / name, root / "etc/systemd/system" / name)
     for command in ("opt/kiosk/bin/kiosk", "opt/kiosk/bin/clinic", "bin/sh"):
         (root / command).parent.mkdir(parents=True, exist_ok=True)
         (root / command).write_text("#!/bin/sh\n")

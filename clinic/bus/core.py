@@ -14,7 +14,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import secrets
+import socket
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -29,7 +31,7 @@ ALL = PREFIX + "all"
 REAP_S = 1.0
 
 Handler = Callable[[dict[str, Any]], Awaitable[None] | None]
-Work = Callable[[], Awaitable[None]]
+Work = Callable[[], Awaitable[object]]
 
 
 def channel(process_id: str) -> str:
@@ -48,7 +50,8 @@ class BusError(Exception):
 class Bus:
     def __init__(self, url: str) -> None:
         self.url = url
-        self.process_id = secrets.token_hex(6)
+        # names the host and the OS process, for an operator reading the logs
+        self.process_id = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.redis: redis.Redis = redis.from_url(url, decode_responses=True)
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         self._handlers: dict[str, Handler] = {}

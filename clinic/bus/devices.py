@@ -1,7 +1,10 @@
 """Device channels, presence and offline alerts over the processes of a clinic service.
 
 Which process holds a device's channel is a Redis key (`device:{id}` -> process), so a
-config push, a command or a revocation made through any process reaches the device. What
+config push, a command or a revocation made through any process reaches the device. Which
+devices a process watches for going offline is a hash (`devices:{process}`): a device
+stays there after its channel closes, until it is alerted about or seen elsewhere, so
+that if the process dies, whoever takes over alerts about it. What
 each device last said is mirrored in one hash every FLUSH_S by the process that heard it,
 so every process lists every device as it is. An offline alert is sent by whoever first
 sets `offline:{id}` (SET NX); the key goes when the device is back, so each going-offline
@@ -14,6 +17,7 @@ import dataclasses
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, cast
 
 from clinic.bus.core import PREFIX, Bus
@@ -24,10 +28,9 @@ log = logging.getLogger(__name__)
 SEEN = PREFIX + "seen"  # device id -> [epoch seconds, its last heartbeat]
 OFFLINE_TTL_S = 7 * 24 * 3600
 
-# KEYS: device:{id}, this process's devices; ARGV: this process, device id
+# KEYS: device:{id}; ARGV: this process
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-redis.call('HDEL', KEYS[2], ARGV[2])
 """
 
 
@@ -66,18 +69,17 @@ class DeviceBus:
         self._bus.on(kind, handler)
 
     def on_orphans(self, adopt: Callable[[list[Orphan]], None]) -> None:
-        """``adopt`` watches the devices a dead process held (in one process)."""
+        """``adopt`` watches the devices a dead process watched (in one process)."""
 
         async def dead(process_id: str) -> None:
             held = cast(dict[str, str], await self._bus.redis.hgetall(_held_by(process_id)))
             ids = sorted(held)
             if ids:
-                where = await self._bus.redis.mget([_where(i) for i in ids])
-                adopt([
-                    Orphan(i, *json.loads(held[i]))
-                    for i, at in zip(ids, where, strict=True)
-                    if at == process_id  # not reconnected elsewhere meanwhile
-                ])  # fmt: skip
+                elsewhere = await self.holders(ids)  # reconnected meanwhile: watched there
+                orphans = [Orphan(i, *json.loads(held[i])) for i in ids if i not in elsewhere]
+                for orphan in orphans:
+                    self._bus.later(partial(self._watch, orphan))
+                adopt(orphans)
             await self._bus.redis.delete(_held_by(process_id))
 
         self._bus.on_dead(dead)
@@ -87,20 +89,27 @@ class DeviceBus:
     async def claim(self, device: DeviceRecord, interval_s: float) -> None:
         """The device's channel is here now; the process that held it lets it go."""
         me = self.process_id
+        watched = json.dumps([device.clinic_id, device.name, interval_s])
         async with self._bus.redis.pipeline(transaction=True) as pipe:
             pipe.set(_where(device.id), me, get=True)
-            pipe.hset(_held_by(me), device.id, json.dumps([device.clinic_id, device.name,
-                                                           interval_s]))  # fmt: skip
+            pipe.hset(_held_by(me), device.id, watched)
             pipe.delete(_offline(device.id))
             before, *_ = await pipe.execute()
         if before and before != me:
             await self._bus.publish(before, "device_replaced", device_id=device.id)
 
     def release(self, device_id: str) -> None:
+        """Its channel here closed (this process still watches it)."""
         me = self.process_id
-        self._bus.later(
-            lambda: self._release(keys=[_where(device_id), _held_by(me)], args=[me, device_id])
-        )
+        self._bus.later(lambda: self._release(keys=[_where(device_id)], args=[me]))
+
+    def unwatch(self, device_id: str) -> None:
+        """This process no longer watches it (alerted about, moved, or revoked)."""
+        self._bus.later(partial(self._bus.redis.hdel, _held_by(self.process_id), device_id))
+
+    async def _watch(self, orphan: Orphan) -> None:
+        watched = json.dumps([orphan.clinic_id, orphan.name, orphan.interval_s])
+        await self._bus.redis.hset(_held_by(self.process_id), orphan.device_id, watched)
 
     async def holders(self, device_ids: list[str]) -> dict[str, str]:
         """Of ``device_ids``, those whose channel a live process holds: id -> process."""

@@ -27,13 +27,13 @@ class Scaled:
     clinic: ClinicFixture
     session: aiohttp.ClientSession
     tmp: Path
+    args: tuple[str, ...] = ()  # more `clinic serve` flags for every process
     processes: list[ClinicProcess] = field(default_factory=list)
 
     async def add_process(self) -> ClinicProcess:
         n = len(self.processes)
-        process = ClinicProcess(
-            self.db, free_port(), ("--redis", self.redis.url), log=self.tmp / f"clinic-{n}.log"
-        )
+        args = ("--redis", self.redis.url, *self.args)
+        process = ClinicProcess(self.db, free_port(), args, log=self.tmp / f"clinic-{n}.log")
         self.processes.append(process)
         await process.start()
         return process
@@ -59,23 +59,23 @@ class Scaled:
         )
 
 
-ScaledFactory = Callable[[int], Awaitable[Scaled]]
+ScaledFactory = Callable[..., Awaitable[Scaled]]
 
 
 @pytest.fixture
 async def scaled(
     tmp_path: Path, postgres: Cluster, redis_server: RedisServer
 ) -> AsyncIterator[ScaledFactory]:
-    """``scaled(n)``: a clinic (made through the API) served by n processes."""
+    """``scaled(n, args)``: a clinic (made through the API) served by n processes."""
     made: list[Scaled] = []
     async with contextlib.AsyncExitStack() as stack:
         session = await stack.enter_async_context(aiohttp.ClientSession())
 
-        async def make(n: int) -> Scaled:
+        async def make(n: int, args: tuple[str, ...] = ()) -> Scaled:
             db = await postgres.new_database()
             async with clinic_server_at(db) as server:
                 fixture = await server.make_clinic("Scaled clinic")
-            scaled = Scaled(db, redis_server, fixture, session, tmp_path)
+            scaled = Scaled(db, redis_server, fixture, session, tmp_path, args)
             made.append(scaled)
             for _ in range(n):
                 await scaled.add_process()
