@@ -16,6 +16,7 @@ from clinic.alerts import Alerts
 from clinic.auth import Passwords
 from clinic.bus.core import Bus
 from clinic.bus.devices import DeviceBus
+from clinic.bus.limits import shared_limits
 from clinic.bus.rooms import RedisRooms
 from clinic.consultations import Consultations
 from clinic.device_channels import DeviceChannels
@@ -83,14 +84,15 @@ def build_app(storage: Storage, options: Options | None = None) -> web.Applicati
     app[CONSULTATIONS] = consultations
     rooms_elsewhere: RedisRooms | None = None
     devices_elsewhere: DeviceBus | None = None
+    app[LIMITS] = Limits()
     if options.redis_url is not None:
         bus = app[BUS] = Bus(options.redis_url)
         rooms_elsewhere, devices_elsewhere = RedisRooms(bus), DeviceBus(bus)
+        app[LIMITS] = shared_limits(bus)
         bus.on("device_revoked", lambda data: devices.revoke_here(app, data["device"]))
         app.cleanup_ctx.append(_on_the_bus)
     alerts = Alerts(storage, options.webhook_networks, devices_elsewhere)
     app[CHANNELS] = DeviceChannels(alerts, storage, keys, devices_elsewhere)
-    app[LIMITS] = Limits()
     app[TRUSTED_PROXIES] = options.trusted_proxies
     app.add_routes(accounts.routes)
     app.add_routes(devices.routes)

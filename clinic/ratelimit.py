@@ -1,4 +1,5 @@
-"""Attempts per key (a client address, an account) in a sliding window, in process memory.
+"""Attempts per key (a client address, an account) in a sliding window, in process memory
+(where several processes serve, in Redis: :mod:`clinic.bus.limits`).
 
 `take` counts an attempt before the caller awaits anything, so concurrent requests cannot
 all pass the check before the first is counted. Rules that count only failures hand back
@@ -13,8 +14,9 @@ import ipaddress
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from clinic.errors import RateLimitedError
 
@@ -39,11 +41,18 @@ class _Key:
 class Attempt:
     """One counted attempt; `succeeded()` takes it back where only failures count."""
 
-    def __init__(self, limiter: Limiter, key: str, at: float) -> None:
-        self._limiter, self._key, self._at = limiter, key, at
+    def __init__(self, forgive: Callable[[], None]) -> None:
+        self._forgive = forgive
 
     def succeeded(self) -> None:
-        self._limiter._forgive(self._key, self._at)
+        self._forgive()
+
+
+class Counter(Protocol):
+    rule: Rule
+
+    async def take(self, key: str) -> Attempt:
+        """Count one attempt for ``key``, or RateLimitedError with how long to wait."""
 
 
 class Limiter:
@@ -60,7 +69,7 @@ class Limiter:
         self._max_keys = max_keys
         self._keys: dict[str, _Key] = {}
 
-    def take(self, key: str) -> Attempt:
+    async def take(self, key: str) -> Attempt:
         """Count one attempt for ``key``, or RateLimitedError with how long to wait."""
         now = self._clock()
         state = self._keys.get(key)
@@ -76,7 +85,7 @@ class Limiter:
         if len(state.attempts) >= self.rule.limit:
             raise RateLimitedError(f"{self._what}; try later", self._refuse(state, now))
         state.attempts.append(now)
-        return Attempt(self, key, now)
+        return Attempt(lambda: self._forgive(key, now))
 
     def _refuse(self, state: _Key, now: float) -> float:
         rule = self.rule
@@ -134,47 +143,60 @@ KNOWN_ADDRESSES = 4
 KNOWN_ACCOUNTS = 100_000
 
 
+class KnownAddresses(Protocol):
+    """Where each account last logged in from (a few addresses)."""
+
+    async def of(self, account: str) -> Collection[str]: ...
+
+    async def add(self, account: str, address: str) -> None: ...
+
+
+class RecentAddresses:
+    """In process memory: the last KNOWN_ADDRESSES of the last KNOWN_ACCOUNTS accounts."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, deque[str]] = {}
+
+    async def of(self, account: str) -> Collection[str]:
+        return self._known.get(account, ())
+
+    async def add(self, account: str, address: str) -> None:
+        addresses = self._known.pop(account, None) or deque(maxlen=KNOWN_ADDRESSES)
+        if address not in addresses:
+            addresses.append(address)
+        self._known[account] = addresses  # most recent last: the oldest go first
+        while len(self._known) > KNOWN_ACCOUNTS:
+            del self._known[next(iter(self._known))]
+
+
+# what each limit allows (README, "Security"), and what a refused client is told
+ENROLL = (Rule(5, 60), "too many failed enrollment attempts")
+LOGIN_ADDRESS = (Rule(20, 600, lockout_s=300), "too many failed logins from this address")
+LOGIN_ACCOUNT = (Rule(5, 900, lockout_s=60), "too many failed logins for this account")
+ENTER = (Rule(10, 60), "too many patients from this address")
+GUEST = (Rule(10, 60), "too many bad guest links")
+
+
 @dataclass(slots=True)
 class Limits:
     """Every limit of the clinic service's public doors (README, "Security")."""
 
     # failed enrollments per address: exactly 5 a minute (PROTOCOL.md section 1)
-    enroll: Limiter = field(
-        default_factory=lambda: Limiter(Rule(5, 60), "too many failed enrollment attempts")
-    )
+    enroll: Counter = field(default_factory=lambda: Limiter(*ENROLL))
     # failed logins per address, then per account, each with a lockout that doubles
-    login_address: Limiter = field(
-        default_factory=lambda: Limiter(
-            Rule(20, 600, lockout_s=300), "too many failed logins from this address"
-        )
-    )
-    login_account: Limiter = field(
-        default_factory=lambda: Limiter(
-            Rule(5, 900, lockout_s=60), "too many failed logins for this account"
-        )
-    )
-    # where each account last logged in from (a few addresses): there it keeps a count of
-    # its own, so guessing an account's password from elsewhere does not lock it out there
-    known: dict[str, deque[str]] = field(default_factory=dict)
-
-    def login_account_key(self, email: str, client: str) -> str:
-        account = email.lower()
-        return f"{account} {client}" if client in self.known.get(account, ()) else account
-
-    def logged_in(self, email: str, client: str) -> None:
-        account = email.lower()
-        addresses = self.known.pop(account, None) or deque(maxlen=KNOWN_ADDRESSES)
-        if client not in addresses:
-            addresses.append(client)
-        self.known[account] = addresses  # most recent last: the oldest go first
-        while len(self.known) > KNOWN_ACCOUNTS:
-            del self.known[next(iter(self.known))]
-
+    login_address: Counter = field(default_factory=lambda: Limiter(*LOGIN_ADDRESS))
+    login_account: Counter = field(default_factory=lambda: Limiter(*LOGIN_ACCOUNT))
+    # where an account logged in lately it keeps a count of its own, so guessing its
+    # password from elsewhere does not lock it out there
+    known: KnownAddresses = field(default_factory=RecentAddresses)
     # patients entering the waiting area, per address (every entry counts)
-    enter: Limiter = field(
-        default_factory=lambda: Limiter(Rule(10, 60), "too many patients from this address")
-    )
+    enter: Counter = field(default_factory=lambda: Limiter(*ENTER))
     # failed guest-link redemptions per address
-    guest: Limiter = field(
-        default_factory=lambda: Limiter(Rule(10, 60), "too many bad guest links")
-    )
+    guest: Counter = field(default_factory=lambda: Limiter(*GUEST))
+
+    async def login_account_key(self, email: str, client: str) -> str:
+        account = email.lower()
+        return f"{account} {client}" if client in await self.known.of(account) else account
+
+    async def logged_in(self, email: str, client: str) -> None:
+        await self.known.add(email.lower(), client)

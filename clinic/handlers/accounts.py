@@ -27,9 +27,10 @@ routes = web.RouteTableDef()
 @routes.post("/api/v1/auth/login")
 async def login(request: web.Request) -> web.Response:
     limits, client = request.app[LIMITS], client_address(request)
-    from_address = limits.login_address.take(client)
+    from_address = await limits.login_address.take(client)
     body = await parse_body(request, Login)
-    for_account = limits.login_account.take(limits.login_account_key(body.email, client))
+    account_key = await limits.login_account_key(body.email, client)
+    for_account = await limits.login_account.take(account_key)
     storage, passwords = request.app[STORAGE], request.app[PASSWORDS]
     found = await storage.member_for_login(body.email)
     ok = await passwords.verify(found[1] if found else None, body.password, client)
@@ -37,7 +38,7 @@ async def login(request: web.Request) -> web.Response:
         raise UnauthorizedError("wrong email or password")
     from_address.succeeded()
     for_account.succeeded()
-    limits.logged_in(body.email, client)
+    await limits.logged_in(body.email, client)
     member = found[0]
     token, expires = new_secret(), time.time() + LOGIN_TTL_S
     await storage.create_session(member.id, secret_hash(token), expires)

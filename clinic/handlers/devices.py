@@ -271,7 +271,7 @@ async def revoke_here(app: web.Application, device: DeviceRecord | dict[str, Any
 @routes.post("/api/v1/enroll")
 async def enroll(request: web.Request) -> web.Response:
     # counted before any await, so concurrent guesses cannot all pass the check
-    attempt = request.app[LIMITS].enroll.take(client_address(request))
+    attempt = await request.app[LIMITS].enroll.take(client_address(request))
     body = await parse_body(request, Enrollment)
     token = new_secret()
     device = await request.app[STORAGE].enroll(

@@ -126,7 +126,7 @@ async def create_guest_link(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/guest/join-token")
 async def guest_join_token(request: web.Request) -> web.Response:
-    attempt = request.app[LIMITS].guest.take(client_address(request))
+    attempt = await request.app[LIMITS].guest.take(client_address(request))
     body = await parse_body(request, GuestJoin)
     guest = await request.app[STORAGE].guest(secret_hash(body.guest_token))
     if guest is None:

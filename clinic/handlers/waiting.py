@@ -31,7 +31,7 @@ PATIENT_TOKEN_TTL_S = 3600  # a patient may wait a while before a clinician come
 @routes.post("/api/v1/clinics/{clinic_id}/waiting-area/enter")
 async def enter(request: web.Request) -> web.Response:
     clinic_id = request.match_info["clinic_id"]
-    request.app[LIMITS].enter.take(client_address(request))
+    await request.app[LIMITS].enter.take(client_address(request))
     body = await parse_body(request, EnterWaitingArea)
     storage = request.app[STORAGE]
     if not await storage.clinic_exists(clinic_id):

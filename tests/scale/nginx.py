@@ -44,7 +44,7 @@ class Nginx:
     def start(self, timeout: float = 10) -> None:
         binary = shutil.which("nginx") or "/usr/sbin/nginx"
         if not Path(binary).exists():
-            pytest.fail("nginx is missing: apt-get install nginx-light (./dev test does)")
+            pytest.fail("nginx is missing: apt-get install nginx (./dev test does)")
         self._dir.mkdir(parents=True, exist_ok=True)
         (self._dir / "site.conf").write_text(site_for(self._upstreams, self.port))
         kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")

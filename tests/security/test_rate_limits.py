@@ -92,23 +92,23 @@ async def test_a_locked_account_still_logs_in_where_it_logged_in_before(
     assert status == 200
 
 
-def test_a_lockout_doubles_each_time_and_a_success_resets_it() -> None:
+async def test_a_lockout_doubles_each_time_and_a_success_resets_it() -> None:
     now = [0.0]
     limiter = Limiter(Rule(2, 60, lockout_s=60), "too many", clock=lambda: now[0])
     waits = []
     for _ in range(3):
-        limiter.take("k")
-        limiter.take("k")
+        await limiter.take("k")
+        await limiter.take("k")
         with pytest.raises(RateLimitedError) as refused:
-            limiter.take("k")
+            await limiter.take("k")
         waits.append(refused.value.retry_after_s)
         now[0] += refused.value.retry_after_s
     assert waits == [60, 120, 240]
-    limiter.take("k").succeeded()
-    limiter.take("k")
-    limiter.take("k")
+    (await limiter.take("k")).succeeded()
+    await limiter.take("k")
+    await limiter.take("k")
     with pytest.raises(RateLimitedError) as refused:
-        limiter.take("k")
+        await limiter.take("k")
     assert refused.value.retry_after_s == 60
 
 
