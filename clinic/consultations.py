@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from clinic.storage import Storage
-from kiosk.signalling.messages import Role
+from kiosk.signalling.messages import PeerInfo, Role
 from kiosk.signalling.tokens import JoinClaims
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ class Consultations:
         self._storage = storage
         self._queue: asyncio.Queue[_Change | None] = asyncio.Queue()
         self._staff: dict[str, set[str]] = defaultdict(set)  # room -> staff peer ids
+        self._staff_elsewhere: dict[str, set[str]] = defaultdict(set)  # on other processes
         self._patients: dict[str, str] = {}  # room -> patient id, while the patient is in
         self._worker: asyncio.Task[None] | None = None
 
@@ -56,6 +57,7 @@ class Consultations:
             patient = self._patients.pop(room_id, None)
             if patient is not None:
                 self._queue.put_nowait(_Change(patient, "ended"))
+            self._staff_elsewhere.pop(room_id, None)  # this process hears no more of them
             return
         staff = self._staff.get(room_id)
         if staff is not None:
@@ -64,10 +66,25 @@ class Consultations:
                 del self._staff[room_id]
         self._update(room_id)
 
+    def peer_joined_elsewhere(self, room_id: str, peer: PeerInfo) -> None:
+        """Staff joined through another process (a patient is held by one process)."""
+        if peer.role is not Role.PATIENT and room_id in self._patients:
+            self._staff_elsewhere[room_id].add(peer.peer_id)
+            self._update(room_id)
+
+    def peer_left_elsewhere(self, room_id: str, peer_id: str) -> None:
+        staff = self._staff_elsewhere.get(room_id)
+        if staff is not None and peer_id in staff:
+            staff.discard(peer_id)
+            if not staff:
+                del self._staff_elsewhere[room_id]
+            self._update(room_id)
+
     def _update(self, room_id: str) -> None:
         patient = self._patients.get(room_id)
         if patient is not None:
-            status = "in_consultation" if self._staff.get(room_id) else "waiting"
+            staff = self._staff.get(room_id) or self._staff_elsewhere.get(room_id)
+            status = "in_consultation" if staff else "waiting"
             self._queue.put_nowait(_Change(patient, status))
 
     async def _run(self) -> None:

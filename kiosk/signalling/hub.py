@@ -84,6 +84,11 @@ class HubListener(Protocol):
 
     def peer_left(self, room_id: str, peer_id: str, claims: JoinClaims) -> None: ...
 
+    # where rooms span servers: the members of a room this hub has members of, on others
+    def peer_joined_elsewhere(self, room_id: str, peer: PeerInfo) -> None: ...
+
+    def peer_left_elsewhere(self, room_id: str, peer_id: str) -> None: ...
+
 
 async def no_ice_servers(claims: JoinClaims) -> list[dict[str, Any]]:
     return []
@@ -322,6 +327,8 @@ class Hub:
         )
         if self._listener is not None:
             self._listener.peer_joined(claims.room_id, session.peer_id, claims)
+            for peer in remote:
+                self._listener.peer_joined_elsewhere(claims.room_id, peer)
 
     def _full(self, session: _Session, room: dict[str, _Session]) -> bool:
         """Alone, the hub counts its room; spanning servers, the federation does."""
@@ -358,6 +365,11 @@ class Hub:
     def deliver(self, room_id: str, peer_ids: list[str] | None, message: dict[str, Any]) -> None:
         """A message from another server for this one's members of ``room_id``."""
         room = self._rooms.get(room_id, {})
+        if self._listener is not None and room:
+            if message.get("type") == "peer_joined":
+                self._listener.peer_joined_elsewhere(room_id, PeerInfo(**message["peer"]))
+            elif message.get("type") == "peer_left":
+                self._listener.peer_left_elsewhere(room_id, message["peer_id"])
         for peer_id in room if peer_ids is None else peer_ids:
             session = room.get(peer_id)
             if session is not None:

@@ -3,10 +3,11 @@ through a different process, and the room's cap over all of them."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 import pytest
 
+from tests.management.test_managed_kiosk import eventually
 from tests.mesh_peer import MeshPeer
 from tests.scale.conftest import Scaled, ScaledFactory
 
@@ -97,3 +98,40 @@ async def test_a_relay_to_a_peer_on_another_process_or_nowhere(
     assert relayed["from"] == a_id
     await a.send({**candidate, "to": "nobody"})
     assert (await a.next_event("error"))["code"] == "unknown_peer"
+
+
+async def test_a_patient_on_one_process_is_seen_by_a_clinician_on_another(
+    scaled: ScaledFactory, peers: list[MeshPeer]
+) -> None:
+    """While a clinician (through process 1) is with a patient (through process 0), the
+    patient is not listed as waiting; when the clinician leaves, the patient is again."""
+    cluster = await scaled(2)
+    clinic = cluster.clinic
+    entered = await cluster.ok(0, "POST", f"/clinics/{clinic.clinic_id}/waiting-area/enter",
+                               body={"name": "Ann"})  # fmt: skip
+    patient = MeshPeer(cluster.session, entered["signal_url"], entered["token"], "Ann")
+    peers.append(patient)
+    await patient.connect()
+    await patient.send({"type": "join", "token": patient.token, "name": "Ann"})
+    await patient.next_event("joined")
+
+    async def waiting() -> list[str]:
+        listed = await cluster.ok(1, "GET", f"/clinics/{clinic.clinic_id}/waiting-area",
+                                  clinic.member.token)  # fmt: skip
+        return [p["patient_id"] for p in listed]
+
+    assert await waiting() == [entered["patient_id"]]
+    grant = await cluster.ok(1, "POST", f"/waiting-area/{entered['patient_id']}/join-token",
+                             clinic.member.token)  # fmt: skip
+    clinician = MeshPeer(cluster.session, grant["signal_url"], grant["token"], "Dr Who")
+    peers.append(clinician)
+    await clinician.connect()
+    await clinician.send({"type": "join", "token": clinician.token, "name": "Dr Who"})
+    await clinician.next_event("joined")
+    await eventually(lambda: _not(waiting()), 5)
+    await clinician.ws.close()  # type: ignore[union-attr]
+    assert await eventually(waiting, 5) == [entered["patient_id"]]
+
+
+async def _not(check: Awaitable[list[str]]) -> bool:
+    return not await check
