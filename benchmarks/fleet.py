@@ -1,22 +1,25 @@
-"""A fleet of simulated boxes against one clinic service. Prints one JSON object.
+"""A fleet of simulated boxes against the clinic service. Prints one JSON object.
 
-For each N (1,000, 3,000, 10,000; `FLEET_SIZES=1000,3000` to choose): one `clinic serve`
-process on SQLite, N devices of one clinic, and simulator processes running the box's own
-`ChannelClient` (N / SIMULATORS each, connecting at RAMP_PER_S a second, 15 s heartbeats,
-WebSocket pings every 2 s as a box sends them). Once every box is connected and one
-heartbeat interval has passed:
-- rss_per_box_kib: the server's RSS with the fleet connected, less its RSS before, per box;
-- cpu_per_heartbeat_ms: the server's CPU time (user + system) over WINDOW_S of the fleet
-  alone, per heartbeat received in it (target <= 0.5 ms; the boxes' pings, one every 2 s
-  each, are in that time too);
+For each N (1,000, 3,000, 10,000; `FLEET_SIZES=1000,3000` to choose) and each way of
+serving (`FLEET_SERVING=sqlite,redis` to choose): one `clinic serve` process on SQLite, or
+two `clinic serve --redis` processes on one PostgreSQL and one Redis (the tests' throwaway
+servers; the boxes spread over the two as a round-robin load balancer would spread them);
+N devices of one clinic, and simulator processes running the box's own `ChannelClient`
+(N / SIMULATORS each, connecting at RAMP_PER_S a second, 15 s heartbeats, WebSocket pings
+every 2 s as a box sends them). Once every box is connected and one heartbeat interval has
+passed:
+- rss_per_box_kib: the servers' RSS with the fleet connected, less their RSS before, per
+  box (the clinic processes'; Redis's own is redis_rss_per_box_kib);
+- cpu_per_heartbeat_ms: the clinic processes' CPU time (user + system) over WINDOW_S of the
+  fleet alone, per heartbeat received in it (target <= 0.5 ms; the boxes' pings, one every
+  2 s each, are in that time too; Redis's own is redis_cpu_per_heartbeat_ms);
 - then device_list_p99_ms, login_p99_ms: 40 requests each while the fleet heartbeats, one
   at a time (a page of 100 devices; a member's login, argon2 included) (target <= 200 ms);
 - then push_s: one bulk change of every box's video settings (`PATCH .../devices/config`),
   until every simulated box has applied it (target <= 30 s at 10,000);
 - false_offline_alerts: `device_offline` alerts the clinic's webhook received while every
   box stayed up (target 0).
-Several `--redis` processes on PostgreSQL (issue 20) are not measured: that bus is not
-built yet.
+Requests and the push alternate between the processes where there are two.
 """
 
 from __future__ import annotations
@@ -43,9 +46,12 @@ from clinic.auth import secret_hash
 from clinic.enrollment import create_device
 from clinic.storage import Storage
 from tests.clinic_server import free_port, webhook_receiver
+from tests.postgres import Cluster, throwaway_cluster
 from tests.processes import ClinicProcess
+from tests.redis_server import RedisServer
 
 SIZES = [int(n) for n in os.environ.get("FLEET_SIZES", "1000,3000,10000").split(",")]
+SERVING = os.environ.get("FLEET_SERVING", "sqlite,redis").split(",")
 SIMULATORS = 4
 RAMP_PER_S = 500
 HEARTBEAT_S = 15
@@ -176,7 +182,8 @@ class Simulators:
                 proc.kill()
 
 
-async def seed(db: Path, n: int, clinic_url: str) -> tuple[str, list[dict[str, str]]]:
+async def seed(db: Path | str, n: int, urls: list[str]) -> tuple[str, list[dict[str, str]]]:
+    """The clinic, and its boxes' credentials (box i talks to ``urls[i % len(urls)]``)."""
     storage = await Storage.open(db)
     try:
         clinic_id, _ = await service.create_clinic(storage, "Fleet clinic", EMAIL, PASSWORD)
@@ -190,10 +197,17 @@ async def seed(db: Path, n: int, clinic_url: str) -> tuple[str, list[dict[str, s
                 device.id, {**device.config, "heartbeat_seconds": HEARTBEAT_S}
             )
             credentials.append({"device_id": device.id, "clinic_id": clinic_id,
-                                "clinic_url": clinic_url, "device_token": token})  # fmt: skip
+                                "clinic_url": urls[i % len(urls)],
+                                "device_token": token})  # fmt: skip
         return clinic_id, credentials
     finally:
         await storage.close()
+
+
+def last_lines(tmp: str) -> list[str]:
+    """What the clinic processes of a failed run logged last."""
+    logs = sorted(Path(tmp).glob("clinic-*.log"))
+    return [line for log in logs for line in log.read_text().splitlines()[-5:]]
 
 
 def p99_ms(samples: list[float]) -> float:
@@ -208,40 +222,54 @@ async def timed(session: aiohttp.ClientSession, method: str, url: str, **kw: Any
     return time.monotonic() - start
 
 
-async def fleet(n: int, tmp: Path) -> dict[str, Any]:
-    port = free_port()
-    clinic_url = f"http://127.0.0.1:{port}"
-    clinic_id, credentials = await seed(tmp / "clinic.db", n, clinic_url)
-    args = ("--webhook-network", "127.0.0.0/8")
-    server = ClinicProcess(tmp / "clinic.db", port, args, log=tmp / "clinic.log")
+async def fleet(n: int, tmp: Path, postgres: Cluster | None) -> dict[str, Any]:
+    """One fleet of ``n``: on one SQLite process, or (``postgres``) on two on the bus."""
+    args: tuple[str, ...] = ("--webhook-network", "127.0.0.0/8")
+    redis: RedisServer | None = None
+    db: Path | str = tmp / "clinic.db"
+    ports = [free_port()]
+    if postgres is not None:
+        redis = RedisServer(tmp / "redis")
+        redis.start()
+        db, ports = await postgres.new_database(), [free_port(), free_port()]
+        args += ("--redis", redis.url)
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    clinic_id, credentials = await seed(db, n, urls)
+    servers = [ClinicProcess(db, port, args, log=tmp / f"clinic-{port}.log") for port in ports]
     simulators = Simulators()
     async with webhook_receiver() as (hook_url, alerts), aiohttp.ClientSession() as session:
-        await server.start()
-        assert server.proc is not None
-        pid = server.proc.pid
+        for server in servers:
+            await server.start()
+        pids = [s.proc.pid for s in servers if s.proc is not None]
+        redis_pids = [redis.pid] if redis is not None else []
         try:
-            api = clinic_url + "/api/v1"
-            async with session.post(api + "/auth/login",
+            apis = [url + "/api/v1" for url in urls]
+            async with session.post(apis[0] + "/auth/login",
                                     json={"email": EMAIL, "password": PASSWORD}) as r:  # fmt: skip
                 admin = {"Authorization": f"Bearer {(await r.json())['token']}"}
             webhook = {"url": hook_url}
             path = f"/clinics/{clinic_id}/alert-webhook"
-            async with session.put(api + path, json=webhook, headers=admin) as r:
+            async with session.put(apis[0] + path, json=webhook, headers=admin) as r:
                 assert r.status == 200, await r.text()
-            rss_before = rss_kib(pid)
+            rss_before = sum(map(rss_kib, pids))
+            redis_rss_before = sum(map(rss_kib, redis_pids))
             await simulators.start(credentials)
             connect_s = await simulators.until("connected", n, timeout=n / RAMP_PER_S + 120)
             await asyncio.sleep(HEARTBEAT_S)  # every box has sent its first heartbeats
-            rss_fleet = rss_kib(pid)
+            rss_fleet = sum(map(rss_kib, pids))
+            redis_rss_fleet = sum(map(rss_kib, redis_pids))
 
-            cpu_start, start = cpu_s(pid), time.monotonic()
+            cpu_start, start = sum(map(cpu_s, pids)), time.monotonic()
+            redis_cpu_start = sum(map(cpu_s, redis_pids))
             await asyncio.sleep(WINDOW_S)  # the fleet alone: heartbeats and pings
             window = time.monotonic() - start
-            cpu = cpu_s(pid) - cpu_start
+            cpu = sum(map(cpu_s, pids)) - cpu_start
+            redis_cpu = sum(map(cpu_s, redis_pids)) - redis_cpu_start
             heartbeats = n * window / HEARTBEAT_S
 
             lists, logins = [], []
-            for _ in range(SAMPLES):
+            for i in range(SAMPLES):
+                api = apis[i % len(apis)]
                 lists.append(await timed(session, "GET",
                                          api + f"/clinics/{clinic_id}/devices?limit=100",
                                          headers=admin))  # fmt: skip
@@ -251,7 +279,7 @@ async def fleet(n: int, tmp: Path) -> dict[str, Any]:
 
             push_start = time.monotonic()
             change = {"devices": "all", "change": {"video": {"fps": PUSHED_FPS}}}
-            async with session.patch(api + f"/clinics/{clinic_id}/devices/config",
+            async with session.patch(apis[0] + f"/clinics/{clinic_id}/devices/config",
                                      json=change, headers=admin) as r:  # fmt: skip
                 assert r.status == 200, await r.text()
                 answered_s = time.monotonic() - push_start
@@ -261,14 +289,25 @@ async def fleet(n: int, tmp: Path) -> dict[str, Any]:
             still = simulators.total("connected")
         finally:
             simulators.stop()
-            server.kill()
+            for server in servers:
+                server.kill()
+            if redis is not None:
+                redis.stop()
     offline = [a for a in alerts if a["event"] == "device_offline"]
+    redis_figures = {}
+    if redis is not None:
+        redis_figures = {
+            "redis_rss_per_box_kib": round((redis_rss_fleet - redis_rss_before) / n, 1),
+            "redis_cpu_per_heartbeat_ms": round(redis_cpu / heartbeats * 1000, 3),
+        }
     return {
         "boxes": n,
+        "processes": len(servers),
         "connect_s": round(connect_s, 1),
         "rss_per_box_kib": round((rss_fleet - rss_before) / n, 1),
         "cpu_per_heartbeat_ms": round(cpu / heartbeats * 1000, 3),
         "cpu_share_of_a_core": round(cpu / window, 2),
+        **redis_figures,
         "device_list_p50_ms": round(statistics.median(lists) * 1000, 1),
         "device_list_p99_ms": p99_ms(lists),
         "login_p50_ms": round(statistics.median(logins) * 1000, 1),
@@ -283,19 +322,20 @@ async def fleet(n: int, tmp: Path) -> dict[str, Any]:
 async def main() -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by the children
-    results = []
-    for n in SIZES:
-        with tempfile.TemporaryDirectory(prefix="fleet-") as tmp:
-            try:
-                results.append(await fleet(n, Path(tmp)))
-            except (TimeoutError, AssertionError) as exc:
-                log = (Path(tmp) / "clinic.log").read_text().splitlines()[-5:]
-                results.append({"boxes": n, "failed": str(exc), "clinic_log": log})
-            print(json.dumps(results[-1]), file=sys.stderr, flush=True)
-    unmeasured = "not measured: the shared bus (issue 20) is not built"
-    print(json.dumps(
-        {"benchmark": "fleet", "sqlite_one_process": results, "redis_processes": unmeasured}
-    ))  # fmt: skip
+    results: dict[str, list[dict[str, Any]]] = {}
+    with contextlib.ExitStack() as stack:
+        postgres = stack.enter_context(throwaway_cluster()) if "redis" in SERVING else None
+        for serving in SERVING:
+            key = {"sqlite": "sqlite_one_process", "redis": "redis_two_processes_postgres"}
+            for n in SIZES:
+                with tempfile.TemporaryDirectory(prefix="fleet-") as tmp:
+                    try:
+                        found = await fleet(n, Path(tmp), postgres if serving == "redis" else None)
+                    except (TimeoutError, AssertionError) as exc:
+                        found = {"boxes": n, "failed": str(exc), "clinic_log": last_lines(tmp)}
+                results.setdefault(key[serving], []).append(found)
+                print(json.dumps({serving: found}), file=sys.stderr, flush=True)
+    print(json.dumps({"benchmark": "fleet", **results}))
 
 
 if __name__ == "__main__":

@@ -67,6 +67,13 @@ class Cluster:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Cluster]:
+    with throwaway_cluster() as cluster:
+        yield cluster
+
+
+@contextlib.contextmanager
+def throwaway_cluster() -> Iterator[Cluster]:
+    """A running cluster, removed afterwards (also for the fleet benchmark)."""
     # not under pytest's tmp dir, which only its owner may enter
     root = Path(tempfile.mkdtemp(prefix="clinic-postgres-"))
     root.chmod(0o755)

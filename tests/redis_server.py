@@ -45,6 +45,11 @@ class RedisServer:
             assert time.monotonic() < deadline, "redis-server did not answer"
             time.sleep(0.05)
 
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
+
     def stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
