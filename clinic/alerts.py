@@ -95,10 +95,11 @@ class Alerts:
         if watched is not None:
             watched.connected, watched.closed_at = False, time.time()
 
-    def forget(self, device_id: str) -> None:
-        """Revoked: no more alerts about it."""
+    def forget(self, device_id: str, here_only: bool = False) -> None:
+        """Revoked: no more alerts about it (``here_only``: this process is going, and
+        whoever takes over from it watches it)."""
         self._devices.pop(device_id, None)
-        if self._shared is not None:
+        if self._shared is not None and not here_only:
             self._shared.unwatch(device_id)
 
     def adopt(self, orphans: list[Orphan]) -> None:

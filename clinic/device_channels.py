@@ -181,7 +181,7 @@ class DeviceChannels:
         for device_id, ws in list(self._sockets.items()):
             del self._sockets[device_id]
             self._untrack(device_id)
-            self.alerts.forget(device_id)
+            self.alerts.forget(device_id, here_only=True)
             self.presence.disconnected(device_id)
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
 

@@ -4,8 +4,10 @@ Each process subscribes to its own channel and to one for all; what it publishes
 another process arrives in order. A process is alive while its subscription is: Redis
 drops the subscription of a process that crashed (its connection closes with it), so
 `PUBSUB NUMSUB` tells the others at once, and a process paused for a few seconds is not
-taken for dead. Every REAP_S one process claims each dead process (SET NX) and the
-bus's users take over what it left (rooms' members, devices' offline watch).
+taken for dead. Every REAP_S one process claims each dead process (SET NX, for CLAIM_S)
+and the bus's users take over what it left (rooms' members, devices' offline watch); the
+dead process is struck off only once they are done, so if the claimant dies meanwhile,
+another claims it when the claim expires.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ PREFIX = "clinic:"
 PROCESSES = PREFIX + "processes"
 ALL = PREFIX + "all"
 REAP_S = 1.0
+CLAIM_S = 60  # longer than any taking over takes
 
 Handler = Callable[[dict[str, Any]], Awaitable[None] | None]
 Work = Callable[[], Awaitable[object]]
@@ -58,6 +61,7 @@ class Bus:
         self._on_dead: list[Callable[[str], Awaitable[None]]] = []
         self._outbox: asyncio.Queue[Work | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        self._taking_over: dict[str, asyncio.Task[None]] = {}
         self.live: set[str] = {self.process_id}  # as of the last look, every REAP_S
 
     # ---- what users of the bus register ---------------------------------------------
@@ -91,9 +95,8 @@ class Bus:
         self._outbox.put_nowait(None)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(self._tasks[1]), 5)
-        for task in self._tasks:
+        for task in [*self._tasks, *self._taking_over.values()]:
             task.cancel()
-        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self._pubsub.aclose()  # type: ignore[no-untyped-call]
@@ -166,12 +169,20 @@ class Bus:
             return
         counts = await self.redis.pubsub_numsub(*(channel(p) for p in known))
         self.live = {p for p, (_, n) in zip(known, counts, strict=True) if n} | {self.process_id}
-        for dead in set(known) - self.live:
-            if await self.redis.set(f"{PREFIX}reaped:{dead}", self.process_id, nx=True, ex=3600):
+        for dead in sorted(set(known) - self.live - set(self._taking_over)):
+            if await self.redis.set(f"{PREFIX}claimed:{dead}", self.process_id, nx=True,
+                                    ex=CLAIM_S):  # fmt: skip
                 log.warning("clinic process %s is gone; taking over what it held", dead)
-                for handler in self._on_dead:
-                    try:
-                        await handler(dead)
-                    except Exception:
-                        log.exception("taking over from process %s failed", dead)
+                task = asyncio.create_task(self._take_over(dead), name="bus-take-over")
+                self._taking_over[dead] = task
+
+    async def _take_over(self, dead: str) -> None:
+        try:
+            done = await asyncio.gather(*(h(dead) for h in self._on_dead), return_exceptions=True)
+            for failed in (d for d in done if isinstance(d, BaseException)):
+                log.error("taking over from process %s failed", dead, exc_info=failed)
             await self.redis.srem(PROCESSES, dead)
+        except (RedisError, OSError):
+            log.exception("taking over from process %s failed", dead)
+        finally:
+            del self._taking_over[dead]

@@ -149,9 +149,6 @@ class DeviceBus:
         found = await self._bus.redis.hmget(SEEN, device_ids)
         return {i: tuple(json.loads(raw)) for i, raw in zip(device_ids, found, strict=True) if raw}
 
-    async def forget(self, device_id: str) -> None:
-        await self._bus.redis.hdel(SEEN, device_id)
-
     async def judge(self, device_ids: list[str]) -> tuple[set[str], set[str]]:
         """Of devices that look offline here: those to alert about (not connected to a
         live process, not alerted about already by any process), and those that moved

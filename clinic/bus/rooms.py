@@ -86,7 +86,6 @@ class RedisRooms:
         self._enter_script = bus.redis.register_script(_ENTER)
         self._leave_script = bus.redis.register_script(_LEAVE)
         self._deliver: Deliver | None = None
-        self._reapers: set[asyncio.Task[None]] = set()
         bus.on("room", self._arrived)
         bus.on_dead(self._orphaned)
 
@@ -185,21 +184,13 @@ class RedisRooms:
     # ---- a dead process's members -------------------------------------------------
 
     async def _orphaned(self, process_id: str) -> None:
+        """Whoever has not resumed elsewhere within the liveness timeout has left."""
         refs = strings(await self._bus.redis.smembers(_members(process_id)))
         if refs:
             log.info("%d room members of process %s are orphans for %g s",
                      len(refs), process_id, self._orphan_s)  # fmt: skip
-        task = asyncio.create_task(self._reap(process_id, sorted(refs)), name="rooms-reap")
-        self._reapers.add(task)
-        task.add_done_callback(self._reapers.discard)
-
-    async def _reap(self, process_id: str, refs: list[str]) -> None:
         await asyncio.sleep(self._orphan_s)
-        for ref in refs:
+        for ref in sorted(refs):
             room_id, peer_id = ref.split("\t", 1)
             await self._remove(room_id, peer_id, process_id)
         await self._bus.redis.delete(_members(process_id))
-
-    async def stop(self) -> None:
-        for task in list(self._reapers):
-            task.cancel()

@@ -3,6 +3,9 @@ through a different process, and the room's cap over all of them."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import time
 from collections.abc import AsyncIterator, Awaitable
 
 import pytest
@@ -135,3 +138,34 @@ async def test_a_patient_on_one_process_is_seen_by_a_clinician_on_another(
 
 async def _not(check: Awaitable[list[str]]) -> bool:
     return not await check
+
+
+async def test_a_dead_processs_member_leaves_after_the_liveness_timeout(
+    scaled: ScaledFactory, peers: list[MeshPeer]
+) -> None:
+    """Its client does not come back: the room elsewhere hears `peer_left` once the 10 s
+    a client has to resume are over, and its place is free. A process paused for 5 s (a
+    busy machine) is not taken for dead."""
+    cluster = await scaled(3)
+    ids = []
+    for i in range(3):
+        peer = await peer_on(cluster, i, f"p{i}")
+        peers.append(peer)
+        await peer.connect()
+        await peer.send({"type": "join", "token": peer.token, "name": peer.name})
+        ids.append((await peer.next_event("joined"))["peer_id"])
+    paused = cluster.processes[2].proc
+    assert paused is not None
+    paused.send_signal(signal.SIGSTOP)
+    await asyncio.sleep(5)
+    paused.send_signal(signal.SIGCONT)
+    with pytest.raises(TimeoutError):
+        await peers[1].next_event("peer_left", timeout=3)
+
+    doomed = ids[0]
+    killed_at = cluster.processes[0].kill()
+    left = await peers[1].next_event("peer_left", timeout=20)
+    waited = time.monotonic() - killed_at
+    assert left["peer_id"] == doomed
+    assert 9 < waited < 13, waited  # the liveness timeout, and a second to notice
+    assert (await peers[2].next_event("peer_left", timeout=5))["peer_id"] == doomed
