@@ -91,6 +91,7 @@ def build_app(storage: Storage, options: Options | None = None) -> web.Applicati
         app[LIMITS] = shared_limits(bus)
         bus.on("device_revoked", lambda data: devices.revoke_here(app, data["device"]))
         app.cleanup_ctx.append(_on_the_bus)
+        app.on_shutdown.append(_retire)  # before the sockets close (add_signalling's)
     alerts = Alerts(storage, options.webhook_networks, devices_elsewhere)
     app[CHANNELS] = DeviceChannels(alerts, storage, keys, devices_elsewhere)
     app[TRUSTED_PROXIES] = options.trusted_proxies
@@ -135,6 +136,10 @@ async def _on_the_bus(app: web.Application) -> AsyncIterator[None]:
     await app[BUS].start()
     yield
     await app[BUS].stop()
+
+
+async def _retire(app: web.Application) -> None:
+    await app[BUS].retire()
 
 
 async def _close_device_channels(app: web.Application) -> None:

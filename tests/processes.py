@@ -122,9 +122,11 @@ class ClinicProcess:
                 assert time.monotonic() < deadline, "clinic serve did not answer"
                 await asyncio.sleep(0.05)
 
-    def kill(self) -> float:
-        """SIGKILL, as a crash or a power cut would; when it happened (monotonic)."""
+    def kill(self, how: signal.Signals = signal.SIGKILL) -> float:
+        """SIGKILL, as a crash or a power cut would (or ``how``, e.g. systemd's SIGTERM);
+        when it happened (monotonic)."""
+        at = time.monotonic()
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        return time.monotonic()
+            self.proc.send_signal(how)
+            self.proc.wait(30)
+        return at

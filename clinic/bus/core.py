@@ -89,6 +89,12 @@ class Bus:
         ]
         log.info("on the bus at %s as process %s", self.url, self.process_id)
 
+    async def retire(self) -> None:
+        """Shutting down: from now on the others take this process for dead and take
+        over what it holds, so that its clients, closed next, resume elsewhere."""
+        with contextlib.suppress(RedisError, OSError):
+            await self._pubsub.unsubscribe(channel(self.process_id))
+
     async def stop(self) -> None:
         """What is queued goes out; then this process is gone, as if it had crashed:
         the others take over what it held."""

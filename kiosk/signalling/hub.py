@@ -174,6 +174,7 @@ class Hub:
         for session in list(self._sessions):
             if session.claims is not None:
                 self._rooms.get(session.claims.room_id, {}).pop(session.peer_id, None)
+                session.claims = None  # it did not leave: nobody hears that it did
             self._close(session, code, reason)
         self._rooms.clear()
 
