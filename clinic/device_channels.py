@@ -55,10 +55,12 @@ class DeviceChannels:
         self.presence = Presence(storage, share=shared.heard if shared else None)
         self.fallback = FallbackFacts(storage, keys)
         self._shared = shared
+        self._shared_id = shared.process_id if shared else ""
         if shared is not None:
             shared.on("device_send", self._forwarded_send)
             shared.on("device_config", self._forwarded_config)
             shared.on("device_replaced", self._replaced_elsewhere)
+            shared.on("host_reported", self._host_reported_elsewhere)
             shared.on_orphans(alerts.adopt)
         # of the connected devices: their records as last configured, and who names whom
         # as a LAN host, so a change reaches the devices it concerns, not the whole clinic
@@ -154,6 +156,14 @@ class DeviceChannels:
         where = ("addresses", "port")
         if any(report.get(k) != before.get(k) for k in where):
             await self._resend_config(self._dependents.get(device.id, set()))
+            if self._shared is not None:
+                await self._shared.host_reported(device.id, report)
+
+    async def _host_reported_elsewhere(self, data: dict[str, Any]) -> None:
+        """A host on another process moved: its dependents here hear where it is."""
+        if data["origin"] != self._shared_id:
+            self.fallback.learned(data["device_id"], data["report"])
+            await self._resend_config(self._dependents.get(data["device_id"], set()))
 
     async def revoked(self, device: DeviceRecord) -> None:
         """The clinic's hosts refuse a revoked device offline; the devices that named it

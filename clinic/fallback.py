@@ -39,7 +39,8 @@ class FallbackFacts:
     and each host's last report (from its heartbeats while connected, else read once).
 
     One process's memory: with several processes (PROTOCOL.md section 6, `--redis`) each
-    keeps its own, refreshed at least every `REFRESH_S`."""
+    keeps its own; the revoked list is refreshed at least every `REFRESH_S` and at once on
+    a revocation, a host's report when the process hearing it says it changed."""
 
     def __init__(self, storage: Storage, keys: ClinicKeys) -> None:
         self._storage = storage
@@ -55,6 +56,10 @@ class FallbackFacts:
         before = self._reports.get(device.id)
         self._reports[device.id] = report
         return before
+
+    def learned(self, device_id: str, report: dict[str, Any]) -> None:
+        """A host's report, as another process heard it."""
+        self._reports[device_id] = report
 
     def revoked(self, device_id: str, clinic_id: str) -> None:
         self._reports[device_id] = None

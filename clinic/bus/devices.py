@@ -133,8 +133,11 @@ class DeviceBus:
     async def push_config(self, device: DeviceRecord) -> None:
         await self._to_holder(device.id, "device_config", device=dataclasses.asdict(device))
 
-    async def revoked(self, device: DeviceRecord) -> None:
-        await self._bus.broadcast("device_revoked", device=dataclasses.asdict(device))
+    async def host_reported(self, device_id: str, report: dict[str, Any]) -> None:
+        """A LAN host's new addresses, for the devices naming it on every process."""
+        await self._bus.broadcast(
+            "host_reported", device_id=device_id, report=report, origin=self.process_id
+        )
 
     # ---- what devices said, and their offline alerts -------------------------------
 

@@ -3,13 +3,18 @@ real fake-HAL `kiosk run`, enrolled with process 0, driven through process 1."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kiosk.signalling.channel import CHANNEL_PATH
+from tests.fallback.test_clinic_grants import HARDWARE, next_config
+from tests.fallback.test_grant_targets import public_key
 from tests.management.test_managed_kiosk import eventually, kiosk_cli
 from tests.processes import KioskProcess
 from tests.scale.conftest import Scaled, ScaledFactory
@@ -101,3 +106,41 @@ async def test_revoking_through_another_process_closes_the_channel(
         return not (await kiosks[0].status())["enrolled"]
 
     await eventually(unenrolled, 10)
+
+
+async def test_a_lan_host_and_the_devices_naming_it_on_different_processes(
+    scaled: ScaledFactory,
+) -> None:
+    """The host's new addresses reach a device naming it through another process; a
+    revocation made through that process reaches the host."""
+    cluster = await scaled(2)
+    clinic, admin = cluster.clinic, cluster.clinic.admin.token
+    ids, tokens = {}, {}
+    for name in ("host", "box", "gone"):
+        created = await cluster.ok(0, "POST", f"/clinics/{clinic.clinic_id}/devices", admin,
+                                   {"name": name})  # fmt: skip
+        body = {"enrollment_code": created["enrollment_code"], "hardware": HARDWARE}
+        answer = await cluster.ok(0, "POST", "/enroll", body=body)
+        ids[name], tokens[name] = answer["device_id"], answer["device_token"]
+    for name in ids:
+        fallback = {"enabled": True, "hosts": [ids["host"]]}
+        await cluster.ok(0, "PUT", f"/devices/{ids[name]}/config", admin,
+                         {"name": name, "fallback": fallback})  # fmt: skip
+    where = {"host": 0, "box": 1, "gone": 1}
+    async with AsyncExitStack() as stack:
+        ws = {}
+        for name, i in where.items():
+            url = cluster.processes[i].url.replace("http", "ws", 1) + CHANNEL_PATH
+            ws[name] = await stack.enter_async_context(cluster.session.ws_connect(
+                url, headers={"Authorization": f"Bearer {tokens[name]}"}))  # fmt: skip
+            await next_config(ws[name])
+        report = {"public_key": public_key(), "addresses": ["10.0.0.5"], "port": 9000}
+        await ws["host"].send_str(json.dumps({"type": "heartbeat", "state": "idle",
+                                              "fallback": report}))  # fmt: skip
+        heard = await next_config(ws["box"])
+        assert heard["fallback"]["hosts"] == [
+            {"device_id": ids["host"], "addresses": ["10.0.0.5"], "port": 9000}
+        ]
+        await cluster.ok(1, "DELETE", f"/devices/{ids['gone']}", admin)
+        while ids["gone"] not in (await next_config(ws["host"]))["fallback"]["revoked"]:
+            pass
