@@ -111,6 +111,9 @@ async def simulate() -> None:
         def on_connection(self, up: bool) -> None:
             (connected.add if up else connected.discard)(self.device_id)
 
+        def on_waiting(self, count: int) -> None:
+            pass
+
         def heartbeat(self) -> dict[str, Any]:
             return {
                 "type": "heartbeat", "state": "idle", "signalling": "cloud",

@@ -28,6 +28,7 @@ from clinic.turn import IceConfig
 from clinic.web import (
     BUS,
     CHANNELS,
+    CONSULTATIONS,
     KEYS,
     LIMITS,
     PASSWORDS,
@@ -43,7 +44,6 @@ from kiosk.signalling.hub import Hub
 from kiosk.signalling.server import add_signalling
 
 STATIC = Path(str(resources.files("clinic") / "static"))
-CONSULTATIONS = web.AppKey("consultations", Consultations)
 
 # page path -> file in clinic/static
 PAGES = {
@@ -76,12 +76,10 @@ def build_app(storage: Storage, options: Options | None = None) -> web.Applicati
         middlewares=[security_headers, errors_as_json], client_max_size=256 * 1024
     )
     keys = ClinicKeys(storage)
-    consultations = Consultations(storage)
     app[STORAGE] = storage
     app[KEYS] = keys
     app[PASSWORDS] = Passwords()
     app[PUBLIC_URL] = options.public_url
-    app[CONSULTATIONS] = consultations
     rooms_elsewhere: RedisRooms | None = None
     devices_elsewhere: DeviceBus | None = None
     app[LIMITS] = Limits()
@@ -93,7 +91,8 @@ def build_app(storage: Storage, options: Options | None = None) -> web.Applicati
         app.cleanup_ctx.append(_on_the_bus)
         app.on_shutdown.append(_retire)  # before the sockets close (add_signalling's)
     alerts = Alerts(storage, options.webhook_networks, devices_elsewhere)
-    app[CHANNELS] = DeviceChannels(alerts, storage, keys, devices_elsewhere)
+    channels = app[CHANNELS] = DeviceChannels(alerts, storage, keys, devices_elsewhere)
+    consultations = app[CONSULTATIONS] = Consultations(storage, channels.waiting.changed)
     app[TRUSTED_PROXIES] = options.trusted_proxies
     app.add_routes(accounts.routes)
     app.add_routes(devices.routes)

@@ -18,10 +18,12 @@ from pydantic import ValidationError
 
 from clinic.alerts import Alerts
 from clinic.bus.devices import DeviceBus
+from clinic.consultations import GRACE_S
 from clinic.fallback import FallbackFacts, hosting, hosts_named, reported
 from clinic.keys import ClinicKeys
 from clinic.presence import Presence
 from clinic.storage import DeviceRecord, Storage
+from clinic.waiting_news import WaitingNews, waiting_message
 from kiosk.signalling.channel import (
     CommandResultMsg,
     Heartbeat,
@@ -48,10 +50,16 @@ class DeviceChannels:
     """The open channel of every connected device."""
 
     def __init__(
-        self, alerts: Alerts, storage: Storage, keys: ClinicKeys, shared: DeviceBus | None = None
+        self,
+        alerts: Alerts,
+        storage: Storage,
+        keys: ClinicKeys,
+        shared: DeviceBus | None = None,
+        grace_s: float = GRACE_S,
     ) -> None:
         self._sockets: dict[str, web.WebSocketResponse] = {}
         self.alerts = alerts
+        self.waiting = WaitingNews(storage, self._tell_clinic, grace_s, shared)
         self.presence = Presence(storage, share=shared.heard if shared else None)
         self.fallback = FallbackFacts(storage, keys)
         self._shared = shared
@@ -84,6 +92,11 @@ class DeviceChannels:
                     d = dataclasses.replace(d, last_seen=at, status=status)
                 seen[d.id] = Sighting(d, d.id in holders)
         return seen
+
+    async def _tell_clinic(self, clinic_id: str, message: dict[str, Any]) -> None:
+        """To the clinic's devices connected to this process."""
+        for device_id in [d.id for d in self._devices.values() if d.clinic_id == clinic_id]:
+            await send_json(self._sockets.get(device_id), message)
 
     async def send(self, device_id: str, message: dict[str, Any]) -> bool:
         """To the device, wherever it is connected; False if it is not."""
@@ -215,6 +228,8 @@ class DeviceChannels:
                 await self._shared.claim(device, interval)
             self.presence.connected(device)
             await ws.send_str(json.dumps(await self._config_message(device)))
+            count = await self.waiting.current(device.clinic_id)
+            await ws.send_str(json.dumps(waiting_message(count)))
             async for msg in ws:
                 if msg.type is not WSMsgType.TEXT:
                     continue

@@ -96,6 +96,11 @@ patients = sa.Table(
     sa.Column("name", sa.String, nullable=False),
     sa.Column("waiting_since", sa.Float, nullable=False),
     sa.Column("status", sa.String, nullable=False),  # waiting | in_consultation | ended
+    # (schema version 4) whether their page holds a session in their space, and since when
+    # it has not (from `enter` until it first connects, too): PROTOCOL.md section 6
+    sa.Column("connected", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("away_since", sa.Float, nullable=True),
+    sa.Column("with_names", sa.String, nullable=False, server_default=""),  # who is with them
 )
 # the waiting list of a clinic (schema version 2)
 _patients_waiting = sa.Index("patients_waiting", patients.c.clinic_id, patients.c.status)
@@ -148,6 +153,9 @@ class WaitingPatient:
     name: str
     waiting_since: float
     room_id: str
+    state: str = "waiting"  # or in_consultation
+    connected: bool = True
+    with_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +216,14 @@ class PatientRecord:
     room_id: str
     name: str
     status: str
+    connected: bool = False
+    away_since: float | None = None
+
+    def present(self, now: float, grace_s: float) -> bool:
+        """Still in the waiting area: their page is connected, or was within the grace."""
+        if self.status == "ended":
+            return False
+        return self.connected or (self.away_since is not None and now - self.away_since <= grace_s)
 
 
 def _room(row: sa.Row[tuple[object, ...]]) -> Room:
@@ -250,9 +266,22 @@ def _v3_device_list_index(conn: sa.Connection) -> None:
     _devices_listed.create(conn)
 
 
+def _v4_waiting_presence(conn: sa.Connection) -> None:
+    # a patient listed before presence was kept counts as away since now: the grace to
+    # connect applies from the upgrade on
+    for column in (
+        "connected BOOLEAN NOT NULL DEFAULT FALSE",
+        "away_since FLOAT",
+        "with_names VARCHAR NOT NULL DEFAULT ''",
+    ):
+        conn.execute(sa.text(f"ALTER TABLE patients ADD COLUMN {column}"))
+    conn.execute(patients.update().values(away_since=time.time()))
+
+
 MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {
     2: _v2_waiting_index,
     3: _v3_device_list_index,
+    4: _v4_waiting_presence,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -528,9 +557,10 @@ class Storage:
                     name=name,
                     waiting_since=now,
                     status="waiting",
+                    away_since=now,  # the grace to connect starts now
                 )
             )
-        return PatientRecord(patient_id, clinic_id, room_id, name, "waiting")
+        return PatientRecord(patient_id, clinic_id, room_id, name, "waiting", False, now)
 
     async def patient(self, patient_id: str) -> PatientRecord | None:
         async with self._engine.connect() as conn:
@@ -540,24 +570,53 @@ class Storage:
         if row is None:
             return None
         m = row._mapping
-        return PatientRecord(m["id"], m["clinic_id"], m["room_id"], m["name"], m["status"])
+        return PatientRecord(
+            m["id"], m["clinic_id"], m["room_id"], m["name"], m["status"], m["connected"],
+            m["away_since"],
+        )  # fmt: skip
 
-    async def waiting_patients(self, clinic_id: str) -> list[WaitingPatient]:
+    async def waiting_patients(self, clinic_id: str, grace_s: float) -> list[WaitingPatient]:
+        """Who is in the waiting area: connected, or gone for at most ``grace_s``; the
+        longest waiting first."""
         query = (
             sa.select(patients)
-            .where(patients.c.clinic_id == clinic_id, patients.c.status == "waiting")
+            .where(
+                patients.c.clinic_id == clinic_id,
+                patients.c.status.in_(("waiting", "in_consultation")),
+                sa.or_(patients.c.connected, patients.c.away_since >= time.time() - grace_s),
+            )
             .order_by(patients.c.waiting_since)
         )
         async with self._engine.connect() as conn:
             return [
-                WaitingPatient(r.id, r.name, r.waiting_since, r.room_id)
+                WaitingPatient(
+                    r.id, r.name, r.waiting_since, r.room_id, r.status, r.connected,
+                    tuple(n for n in r.with_names.split("\n") if n),
+                )
                 for r in await conn.execute(query)
-            ]
+            ]  # fmt: skip
 
-    async def set_patient_status(self, patient_id: str, status: str) -> None:
+    async def set_patient_status(
+        self, patient_id: str, status: str, with_names: tuple[str, ...] = ()
+    ) -> None:
+        """A patient sent back to waiting waits from now (PROTOCOL.md section 6)."""
+        values: dict[str, Any] = {"status": status, "with_names": "\n".join(with_names)}
+        if status == "waiting":
+            sent_back = patients.c.status == "in_consultation"
+            values["waiting_since"] = sa.case((sent_back, time.time()),
+                                              else_=patients.c.waiting_since)  # fmt: skip
+        ours = sa.and_(patients.c.id == patient_id, patients.c.status != "ended")  # for good
+        async with self._engine.begin() as conn:
+            await conn.execute(patients.update().where(ours).values(values))
+
+    async def set_patient_connected(self, patient_id: str, connected: bool) -> None:
+        """Their page connected to their space, or went (the grace starts)."""
+        away_since = None if connected else time.time()
         async with self._engine.begin() as conn:
             await conn.execute(
-                patients.update().where(patients.c.id == patient_id).values(status=status)
+                patients.update()
+                .where(patients.c.id == patient_id)
+                .values(connected=connected, away_since=away_since)
             )
 
     # ---- devices ----------------------------------------------------------------------

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from clinic.auth import Passwords, secret_hash
 from clinic.bus.core import Bus
+from clinic.consultations import Consultations
 from clinic.device_channels import DeviceChannels
 from clinic.errors import (
     ClinicError,
@@ -37,6 +38,7 @@ PASSWORDS = web.AppKey("passwords", Passwords)
 PUBLIC_URL: web.AppKey[str | None] = web.AppKey("public_url")
 CHANNELS = web.AppKey("device_channels", DeviceChannels)
 BUS = web.AppKey("bus", Bus)  # only where several processes serve (`--redis`)
+CONSULTATIONS = web.AppKey("consultations", Consultations)
 LIMITS = web.AppKey("limits", Limits)
 # proxies (nginx, a load balancer) whose X-Forwarded-For names the real client
 TRUSTED_PROXIES: web.AppKey[frozenset[str]] = web.AppKey("trusted_proxies")

@@ -43,7 +43,7 @@ class ButtonAction:
 
 # ---- LEDs: one table for every state, and overlays for the flags ----------------------
 
-LED_NAMES = ("ready", "call", "mute", "camera", "error")
+LED_NAMES = ("ready", "call", "mute", "camera", "error", "patient")
 
 STATE_LEDS: Mapping[State, Mapping[str, LedMode]] = {
     State.NOT_ENROLLED: {"ready": pulse(0.5)},
@@ -63,6 +63,9 @@ FLAG_LEDS: Mapping[str, Mapping[str, LedMode]] = {
     "rejected": {"error": blink(8)},  # the last press could do nothing; cleared by a timer
     "identify": dict.fromkeys(LED_NAMES, blink(4)),  # the admin asked "which box is this?"
 }
+
+# someone waits in the clinic's waiting area and the box is free to answer
+PATIENT_WAITING: Mapping[str, LedMode] = {"patient": pulse(1)}
 
 IDENTIFY_SECONDS = 10.0
 
@@ -140,6 +143,18 @@ class Identify:
     """Blink every LED for a while, so the admin can find the box."""
 
 
+@dataclass(frozen=True, slots=True)
+class PatientsWaiting:
+    """How many patients wait in the clinic's waiting area (the clinic says so)."""
+
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class NobodyWaiting:
+    """Answering the next patient found nobody there to answer."""
+
+
 Event = (
     ConfigApplied
     | Unenrolled
@@ -153,6 +168,8 @@ Event = (
     | PeripheralsChanged
     | SignallingChanged
     | Identify
+    | PatientsWaiting
+    | NobodyWaiting
 )
 
 # ---- commands ---------------------------------------------------------------------------
@@ -240,6 +257,7 @@ class Controller:
     local_signalling: bool = False
     rejected: bool = False
     identify: bool = False
+    waiting: int | None = None  # patients waiting, as the clinic last said (None: unknown)
     last_error: str | None = None
     transitions: list[Transition] = field(default_factory=list)
     _pending: JoinRoom | JoinNextPatient | None = None
@@ -267,6 +285,8 @@ class Controller:
     def leds(self) -> dict[str, LedMode]:
         pattern = dict.fromkeys(LED_NAMES, OFF)
         pattern.update(STATE_LEDS[self._state])
+        if self.waiting and self._state is State.IDLE:
+            pattern.update(PATIENT_WAITING)
         for flag, overlay in FLAG_LEDS.items():
             if getattr(self, flag):
                 pattern.update(overlay)
@@ -314,6 +334,12 @@ class Controller:
             case Identify():
                 self.identify = True
                 self._emit(StartTimer("identify", IDENTIFY_SECONDS))
+            case PatientsWaiting(count):
+                self.waiting = count
+            case NobodyWaiting():
+                self._expect(event, State.JOINING)
+                self._set_state(State.IDLE, "nobody is waiting")
+                self._reject("nobody is waiting")
         self._refresh_leds()
         return self._take()
 
@@ -365,7 +391,10 @@ class Controller:
                 assert action.room_id is not None
                 self._join(JoinRoom(action.room_id), f"button {number}")
             case Action.ANSWER_NEXT_PATIENT:
-                self._join(JoinNextPatient(), f"button {number}")
+                if self.waiting == 0 and self._state in (State.IDLE, State.ERROR):
+                    self._reject("nobody is waiting")
+                else:
+                    self._join(JoinNextPatient(), f"button {number}")
 
     def _join(self, command: JoinRoom | JoinNextPatient, cause: str) -> None:
         if self._state in (State.IDLE, State.ERROR):

@@ -26,6 +26,7 @@ from kiosk.controller import (
     JoinSucceeded,
     LeaveCall,
     LeaveFinished,
+    NobodyWaiting,
     PeripheralsChanged,
     RemoteCommand,
     SetCamera,
@@ -36,7 +37,12 @@ from kiosk.controller import (
     TimerFired,
 )
 from kiosk.errors import InvalidTransitionError
-from kiosk.management.clinic_api import ClinicApi, ClinicApiError, ClinicUnreachableError
+from kiosk.management.clinic_api import (
+    ClinicApi,
+    ClinicApiError,
+    ClinicUnreachableError,
+    NobodyWaitingError,
+)
 from kiosk.management.fallback import FallbackUnavailableError
 from kiosk.management.route import Route, SignallingMode
 from kiosk.signalling.client import JoinError, SignallingClient
@@ -194,6 +200,10 @@ class Daemon:
                 break
             if joined is None:
                 raise failure or JoinError("unreachable", "no signalling server answered")
+        except NobodyWaitingError:
+            log.info("answering the next patient: nobody is waiting")
+            self.dispatch(NobodyWaiting())
+            return
         except (ClinicApiError, JoinError, FallbackUnavailableError) as exc:
             log.warning("join failed: %s", exc)
             self.dispatch(JoinFailed(str(exc)))
@@ -236,7 +246,7 @@ class Daemon:
                 if room_id is None:
                     grant = await api.next_patient_token()
                     if grant is None:
-                        raise ClinicApiError("nobody is waiting")
+                        raise NobodyWaitingError("nobody is waiting")
                 else:
                     grant = await api.join_token(room_id)
             except ClinicUnreachableError:
@@ -380,6 +390,7 @@ class Daemon:
             "turn_problem": self.engine.turn_status(),
             "uplink": self.engine.uplink_state(),
             "video_encoders": self.engine.video_status(),
+            "waiting": c.waiting,  # patients in the clinic's waiting area (None: not told)
             "muted": c.muted,
             "camera_off": c.camera_off,
             "leds": {name: str(mode) for name, mode in self.hal.leds.state().items()},

@@ -133,6 +133,10 @@ class DeviceBus:
     async def push_config(self, device: DeviceRecord) -> None:
         await self._to_holder(device.id, "device_config", device=dataclasses.asdict(device))
 
+    async def waiting(self, clinic_id: str, count: int) -> None:
+        """A clinic's waiting count, for its devices on every process."""
+        await self._bus.broadcast("waiting_area", clinic_id=clinic_id, waiting=count)
+
     async def host_reported(self, device_id: str, report: dict[str, Any]) -> None:
         """A LAN host's new addresses, for the devices naming it on every process."""
         await self._bus.broadcast(

@@ -1,4 +1,8 @@
-"""The waiting area: patients enter, clinicians and devices see them and join one."""
+"""The waiting area: patients enter, clinicians and devices see them and join one.
+
+Who is listed is who is there (PROTOCOL.md section 6): a patient whose page holds a
+session in their space, or who entered or whose page went at most a grace ago
+(`clinic/consultations.py`)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from clinic.models import EnterWaitingArea
 from clinic.principals import Patient
 from clinic.rules import may_see_waiting_area
 from clinic.web import (
+    CONSULTATIONS,
     KEYS,
     LIMITS,
     STORAGE,
@@ -37,6 +42,7 @@ async def enter(request: web.Request) -> web.Response:
     if not await storage.clinic_exists(clinic_id):
         raise NotFoundError(f"no clinic {clinic_id}")
     patient = await storage.add_patient(clinic_id, body.name)
+    request.app[CONSULTATIONS].entered(clinic_id)
     token, expires = await request.app[KEYS].sign_join(
         subject=patient.id,
         name=body.name,
@@ -63,7 +69,8 @@ async def list_waiting(request: web.Request) -> web.Response:
     clinic_id = request.match_info["clinic_id"]
     if not may_see_waiting_area(who, clinic_id):
         raise ForbiddenError("not a member or device of this clinic")
-    waiting = await request.app[STORAGE].waiting_patients(clinic_id)
+    grace_s = request.app[CONSULTATIONS].grace_s
+    waiting = await request.app[STORAGE].waiting_patients(clinic_id, grace_s)
     now = time.time()
     return web.json_response(
         [
@@ -72,6 +79,9 @@ async def list_waiting(request: web.Request) -> web.Response:
                 "name": p.name,
                 "waiting_since": iso(p.waiting_since),
                 "waiting_s": round(now - p.waiting_since),
+                "state": p.state,
+                "with": list(p.with_names),  # who is in consultation with them
+                "connected": p.connected,  # their page is there now (else: within the grace)
             }
             for p in waiting
         ]
@@ -82,10 +92,26 @@ async def list_waiting(request: web.Request) -> web.Response:
 async def join_patient(request: web.Request) -> web.Response:
     who = await authenticate(request)
     record = await request.app[STORAGE].patient(request.match_info["patient_id"])
-    if record is None or record.status == "ended":
+    if record is None or not record.present(time.time(), request.app[CONSULTATIONS].grace_s):
         raise NotFoundError("no such patient is waiting")
     room = await existing_room(request, record.room_id)
     if isinstance(who, Patient):
         raise ForbiddenError("patients use the token they got on entering")
     subject, name, role = identity(who)
     return await join_token_response(request, who, room, subject, name, role)
+
+
+@routes.delete("/api/v1/waiting-area/{patient_id}")
+async def leave_waiting_area(request: web.Request) -> web.Response:
+    """The patient leaves for good (their page's Leave): no longer listed, at once."""
+    who = await authenticate(request)
+    patient_id = request.match_info["patient_id"]
+    if not isinstance(who, Patient) or who.id != patient_id:
+        raise ForbiddenError("only the patient leaves their waiting-area place")
+    storage = request.app[STORAGE]
+    record = await storage.patient(patient_id)
+    if record is None:
+        raise NotFoundError("no such patient")
+    await storage.set_patient_status(patient_id, "ended")
+    request.app[CONSULTATIONS].gone(record.clinic_id)
+    return web.json_response({"patient_id": patient_id, "left": True})

@@ -40,7 +40,7 @@ PinName = int | str
 
 DEFAULT_BUTTON_PINS: dict[int, PinName] = {1: 17, 2: 27, 3: 22, 4: 23, 5: 24, 6: 25}
 DEFAULT_LED_PINS: dict[str, PinName] = {
-    "ready": 5, "call": 6, "mute": 13, "camera": 19, "error": 26,
+    "ready": 5, "call": 6, "mute": 13, "camera": 19, "error": 26, "patient": 16,
 }  # fmt: skip
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]

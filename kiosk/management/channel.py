@@ -44,6 +44,9 @@ class ChannelHandler(Protocol):
 
     def on_connection(self, connected: bool) -> None: ...
 
+    def on_waiting(self, count: int) -> None:
+        """How many patients wait in the clinic's waiting area (PROTOCOL.md section 6)."""
+
     def heartbeat(self) -> dict[str, Any]: ...
 
     def heartbeat_seconds(self) -> float: ...
@@ -196,6 +199,10 @@ class ChannelClient:
                     log.exception("config message not applied (%s)", type(exc).__name__)
             elif kind == "command":
                 await self._command(data)
+            elif kind == "waiting_area":
+                waiting = data.get("waiting")
+                if isinstance(waiting, int) and not isinstance(waiting, bool) and waiting >= 0:
+                    self._handler.on_waiting(waiting)
             elif kind == "error":
                 log.warning("clinic says: %s", data.get("message"))
 

@@ -21,6 +21,10 @@ class ClinicUnreachableError(ClinicApiError):
     """No answer from the clinic at all (as opposed to a refusal)."""
 
 
+class NobodyWaitingError(ClinicApiError):
+    """No patient in the waiting area to answer."""
+
+
 class ClinicApi:
     """Over a session the daemon keeps: a press reuses the clinic's kept-alive connection
     instead of paying for a TCP and TLS handshake first."""
@@ -53,8 +57,13 @@ class ClinicApi:
         return grant
 
     async def next_patient_token(self) -> dict[str, Any] | None:
-        """A join token into the longest-waiting patient's space; None if nobody waits."""
-        waiting = await self._call("GET", f"/clinics/{self._clinic_id}/waiting-area")
+        """A join token into the space of the longest-waiting patient whose page is there
+        (not in a consultation, not a page still connecting or gone for a moment: the box
+        never joins an empty space); None if nobody is."""
+        listed = await self._call("GET", f"/clinics/{self._clinic_id}/waiting-area")
+        # a v1 clinic lists only patients waiting, without these fields
+        waiting = [p for p in listed if p.get("state", "waiting") == "waiting"
+                   and p.get("connected", True)]  # fmt: skip
         if not waiting:
             return None
         first = min(waiting, key=lambda p: p["waiting_since"])

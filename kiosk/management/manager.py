@@ -18,6 +18,7 @@ from kiosk.controller import (
     ButtonAction,
     ConfigApplied,
     Identify,
+    PatientsWaiting,
     RemoteCommand,
     Unenrolled,
 )
@@ -148,6 +149,9 @@ class Manager:
         self._daemon.refresh_signalling(
             "the clinic answers" if connected else "the clinic is unreachable"
         )
+
+    def on_waiting(self, count: int) -> None:
+        self._daemon.dispatch(PatientsWaiting(count))
 
     async def on_config(
         self, version: int, data: dict[str, Any], fallback: dict[str, Any] | None = None

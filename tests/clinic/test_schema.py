@@ -45,15 +45,19 @@ async def test_a_v1_database_is_brought_up_to_date_with_its_data(database: str |
     async with storage._engine.begin() as conn:
         await conn.execute(sa.text("DROP INDEX patients_waiting"))
         await conn.execute(sa.text("DROP INDEX devices_listed"))
+        for column in ("connected", "away_since", "with_names"):
+            await conn.execute(sa.text(f"ALTER TABLE patients DROP COLUMN {column}"))
         await conn.execute(sa.text("DROP TABLE schema_version"))
     await storage.close()
 
     storage = await Storage.open(database)
     try:
         version, indexes = await version_and_indexes(storage)
-        assert version == SCHEMA_VERSION == 3
+        assert version == SCHEMA_VERSION == 4
         assert {"patients_waiting", "devices_listed"} <= indexes
-        assert [p.name for p in await storage.waiting_patients(clinic_id)] == ["Ann"]
+        # a patient of before presence has the grace to connect from the upgrade on
+        assert [p.name for p in await storage.waiting_patients(clinic_id, 60)] == ["Ann"]
+        assert await storage.waiting_patients(clinic_id, -1) == []
         assert await storage.member_for_login("admin@old.example") is not None
     finally:
         await storage.close()

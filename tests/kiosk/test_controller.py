@@ -6,6 +6,7 @@ import pytest
 
 from hal import OFF, ON, blink, pulse
 from kiosk.controller import (
+    LED_NAMES,
     Action,
     ButtonAction,
     ButtonPressed,
@@ -20,6 +21,8 @@ from kiosk.controller import (
     JoinSucceeded,
     LeaveCall,
     LeaveFinished,
+    NobodyWaiting,
+    PatientsWaiting,
     PeripheralsChanged,
     RemoteCommand,
     SetCamera,
@@ -42,6 +45,7 @@ BUTTONS = {
 }
 
 S = State
+ALL_OFF = dict.fromkeys(LED_NAMES, OFF)
 
 
 def path(c: Controller) -> list[tuple[State, State]]:
@@ -64,7 +68,16 @@ def test_starts_not_enrolled_and_shows_it() -> None:
     commands = c.start()
     assert c.state is S.NOT_ENROLLED
     assert commands == [
-        ShowLeds({"ready": pulse(0.5), "call": OFF, "mute": OFF, "camera": OFF, "error": OFF})
+        ShowLeds(
+            {
+                "ready": pulse(0.5),
+                "call": OFF,
+                "mute": OFF,
+                "camera": OFF,
+                "error": OFF,
+                "patient": OFF,
+            }
+        )
     ]
 
 
@@ -75,11 +88,18 @@ def test_a_press_before_enrollment_blinks_and_changes_no_state() -> None:
     assert c.state is S.NOT_ENROLLED
     assert commands == [
         StartTimer("feedback", 1.0),
-        ShowLeds({"ready": pulse(0.5), "call": OFF, "mute": OFF, "camera": OFF, "error": blink(8)}),
+        ShowLeds(
+            {
+                "ready": pulse(0.5),
+                "call": OFF,
+                "mute": OFF,
+                "camera": OFF,
+                "error": blink(8),
+                "patient": OFF,
+            }
+        ),
     ]
-    assert c.handle(TimerFired("feedback"))[-1] == ShowLeds(
-        {"ready": pulse(0.5), "call": OFF, "mute": OFF, "camera": OFF, "error": OFF}
-    )
+    assert c.handle(TimerFired("feedback"))[-1] == ShowLeds({**ALL_OFF, "ready": pulse(0.5)})
     assert c.transitions == []
 
 
@@ -245,3 +265,36 @@ def test_every_transition_is_logged(caplog: pytest.LogCaptureFixture) -> None:
         "state not_enrolled -> idle (device config applied)",
         "state idle -> joining (button 1)",
     ]
+
+
+def test_the_patient_led_pulses_while_someone_waits_and_the_box_is_free() -> None:
+    c = enrolled()
+    assert c.leds()["patient"] == OFF
+    c.handle(PatientsWaiting(2))
+    assert c.leds()["patient"] == pulse(1)
+    c.handle(ButtonPressed(1))  # busy: joining, then in a call
+    assert c.leds()["patient"] == OFF
+    c.handle(JoinSucceeded("room-a"))
+    assert c.leds()["patient"] == OFF
+    c.handle(ButtonPressed(3))
+    c.handle(LeaveFinished())
+    assert c.leds()["patient"] == pulse(1)  # free again, and they still wait
+    c.handle(PatientsWaiting(0))
+    assert c.leds()["patient"] == OFF
+
+
+def test_answering_with_nobody_waiting_blinks_and_stays_idle() -> None:
+    c = enrolled()
+    c.handle(PatientsWaiting(0))
+    commands = c.handle(ButtonPressed(6))
+    assert c.state is S.IDLE
+    assert StartTimer("feedback", 1.0) in commands
+    assert c.leds()["error"] == blink(8)
+    # the clinic said someone waits, but the box found nobody there to answer
+    c.handle(TimerFired("feedback"))
+    c.handle(PatientsWaiting(1))
+    assert JoinNextPatient() in c.handle(ButtonPressed(6))
+    c.handle(NobodyWaiting())
+    assert c.state is S.IDLE
+    assert c.leds()["error"] == blink(8)
+    assert c.transitions[-1].cause == "nobody is waiting"

@@ -46,6 +46,9 @@ class Handler:
     def on_connection(self, connected: bool) -> None:
         self.connections.append(connected)
 
+    def on_waiting(self, count: int) -> None:
+        pass
+
     def heartbeat(self) -> dict[str, Any]:
         return {"type": "heartbeat", "state": "idle"}
 
