@@ -18,7 +18,7 @@ from clinic.bus.core import Bus
 from clinic.bus.devices import DeviceBus
 from clinic.bus.limits import shared_limits
 from clinic.bus.rooms import RedisRooms
-from clinic.consultations import Consultations
+from clinic.consultations import GRACE_S, Consultations
 from clinic.device_channels import DeviceChannels
 from clinic.handlers import accounts, devices, rooms, waiting
 from clinic.keys import ClinicKeys
@@ -68,6 +68,8 @@ class Options:
     webhook_networks: tuple[Network, ...] = ()
     # one of several processes sharing rooms, devices, presence and limits (`--redis`)
     redis_url: str | None = None
+    # how long a patient's page has to connect, or to come back (PROTOCOL.md: 60 s)
+    waiting_grace_s: float = GRACE_S
 
 
 def build_app(storage: Storage, options: Options | None = None) -> web.Application:
@@ -91,8 +93,9 @@ def build_app(storage: Storage, options: Options | None = None) -> web.Applicati
         app.cleanup_ctx.append(_on_the_bus)
         app.on_shutdown.append(_retire)  # before the sockets close (add_signalling's)
     alerts = Alerts(storage, options.webhook_networks, devices_elsewhere)
-    channels = app[CHANNELS] = DeviceChannels(alerts, storage, keys, devices_elsewhere)
-    consultations = app[CONSULTATIONS] = Consultations(storage, channels.waiting.changed)
+    grace_s = options.waiting_grace_s
+    channels = app[CHANNELS] = DeviceChannels(alerts, storage, keys, devices_elsewhere, grace_s)
+    consultations = app[CONSULTATIONS] = Consultations(storage, channels.waiting.changed, grace_s)
     app[TRUSTED_PROXIES] = options.trusted_proxies
     app.add_routes(accounts.routes)
     app.add_routes(devices.routes)

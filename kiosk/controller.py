@@ -339,7 +339,7 @@ class Controller:
             case NobodyWaiting():
                 self._expect(event, State.JOINING)
                 self._set_state(State.IDLE, "nobody is waiting")
-                self._reject("nobody is waiting")
+                self._nobody_waiting()
         self._refresh_leds()
         return self._take()
 
@@ -392,7 +392,7 @@ class Controller:
                 self._join(JoinRoom(action.room_id), f"button {number}")
             case Action.ANSWER_NEXT_PATIENT:
                 if self.waiting == 0 and self._state in (State.IDLE, State.ERROR):
-                    self._reject("nobody is waiting")
+                    self._nobody_waiting()
                 else:
                     self._join(JoinNextPatient(), f"button {number}")
 
@@ -454,6 +454,10 @@ class Controller:
             self._leave(f"auto-leave after {self.auto_leave_minutes:g} minutes")
         elif name == "error" and self._state is State.ERROR:
             self._set_state(State.IDLE, "error shown")
+
+    def _nobody_waiting(self) -> None:
+        self.last_error = "nobody is waiting"  # for `kiosk status` and the terminal
+        self._reject(self.last_error)
 
     def _reject(self, why: str) -> None:
         log.info("press ignored: %s", why)

@@ -21,12 +21,14 @@ from clinic.web import (
     LIMITS,
     STORAGE,
     authenticate,
+    bearer,
     client_address,
     iso,
     parse_body,
     signal_url,
 )
 from kiosk.signalling.messages import Role
+from kiosk.signalling.tokens import TokenError
 
 routes = web.RouteTableDef()
 
@@ -103,10 +105,14 @@ async def join_patient(request: web.Request) -> web.Response:
 
 @routes.delete("/api/v1/waiting-area/{patient_id}")
 async def leave_waiting_area(request: web.Request) -> web.Response:
-    """The patient leaves for good (their page's Leave): no longer listed, at once."""
-    who = await authenticate(request)
+    """The patient leaves for good (their page's Leave, with the token they got on
+    entering): no longer listed, at once."""
     patient_id = request.match_info["patient_id"]
-    if not isinstance(who, Patient) or who.id != patient_id:
+    try:
+        claims = await request.app[KEYS].verify_join(bearer(request))
+    except TokenError:
+        raise ForbiddenError("only the patient leaves their waiting-area place") from None
+    if claims.role is not Role.PATIENT or claims.subject != patient_id:
         raise ForbiddenError("only the patient leaves their waiting-area place")
     storage = request.app[STORAGE]
     record = await storage.patient(patient_id)

@@ -298,3 +298,4 @@ def test_answering_with_nobody_waiting_blinks_and_stays_idle() -> None:
     assert c.state is S.IDLE
     assert c.leds()["error"] == blink(8)
     assert c.transitions[-1].cause == "nobody is waiting"
+    assert c.last_error == "nobody is waiting"
