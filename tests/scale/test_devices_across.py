@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from kiosk.signalling.channel import CHANNEL_PATH
+from tests.clinic.test_waiting_presence import next_count
 from tests.fallback.test_clinic_grants import HARDWARE, next_config
 from tests.fallback.test_grant_targets import public_key
 from tests.management.test_managed_kiosk import eventually, kiosk_cli
@@ -144,3 +145,20 @@ async def test_a_lan_host_and_the_devices_naming_it_on_different_processes(
         await cluster.ok(1, "DELETE", f"/devices/{ids['gone']}", admin)
         while ids["gone"] not in (await next_config(ws["host"]))["fallback"]["revoked"]:
             pass
+
+
+async def test_the_waiting_count_reaches_devices_on_every_process(
+    scaled: ScaledFactory,
+) -> None:
+    cluster = await scaled(2)
+    clinic, admin = cluster.clinic, cluster.clinic.admin.token
+    created = await cluster.ok(0, "POST", f"/clinics/{clinic.clinic_id}/devices", admin,
+                               {"name": "Exam room 5"})  # fmt: skip
+    body = {"enrollment_code": created["enrollment_code"], "hardware": HARDWARE}
+    token = (await cluster.ok(0, "POST", "/enroll", body=body))["device_token"]
+    url = cluster.processes[0].url.replace("http", "ws", 1) + CHANNEL_PATH
+    async with cluster.session.ws_connect(url, headers={"Authorization": f"Bearer {token}"}) as ws:
+        assert await next_count(ws) == 0
+        await cluster.ok(1, "POST", f"/clinics/{clinic.clinic_id}/waiting-area/enter",
+                         body={"name": "Ann"})  # fmt: skip
+        assert await next_count(ws) == 1
