@@ -8,10 +8,15 @@ const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 4000;
 
 export class Call {
-  constructor(container, { onEnd, aloneText = "Waiting for others to join…" } = {}) {
+  // `leftText`: said when the last other person left; `audioFallback`: without a camera
+  // (refused or missing), join with the microphone alone
+  constructor(container, { onEnd, aloneText = "Waiting for others to join…", leftText,
+                           audioFallback = false } = {}) {
     this.container = container;
     this.onEnd = onEnd;
     this.aloneText = aloneText;
+    this.leftText = leftText || aloneText;
+    this.audioFallback = audioFallback;
     this.peers = new Map(); // peer_id -> {pc, tile, name}
     this.iceServers = [];
     this.stream = null;
@@ -21,14 +26,24 @@ export class Call {
   // `refresh` gives a fresh grant for a rejoin after the signalling socket dropped
   // (PROTOCOL.md section 6); without it the first grant is used again.
   async join(grant, name, { refresh } = {}) {
-    this.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+    this.stream = await this.media();
     this.render(name);
+    if (!this.stream.getVideoTracks().length) this.camera.hidden = true;
     this.addTile("local", `${name} (you)`, this.stream, true);
     this.name = name;
     this.refresh = refresh || (async () => grant);
     this.ended = false;
     this.connect(grant, null);
     this.keepalive = setInterval(() => this.send({ type: "ping" }), PING_MS);
+  }
+
+  async media() {
+    try {
+      return await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+    } catch (e) {
+      if (!this.audioFallback) throw e;
+      return navigator.mediaDevices.getUserMedia({ audio: true, video: false });
+    }
   }
 
   connect({ token, signal_url }, resume) {
@@ -101,6 +116,10 @@ export class Call {
         this.drop(msg.peer_id);
         break;
       case "error":
+        if (this.peerId === undefined && /in use/.test(msg.message)) {
+          this.ws?.close(); // a reload, before the old page's session has closed: again
+          break;
+        }
         this.status(`Error: ${msg.message}`);
         break;
     }
@@ -150,7 +169,7 @@ export class Call {
     entry.pc.close();
     entry.tile.remove();
     this.peers.delete(peerId);
-    if (this.peers.size === 0) this.status(this.aloneText);
+    if (this.peers.size === 0) this.status(this.leftText);
   }
 
   render(name) {

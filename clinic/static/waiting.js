@@ -7,6 +7,8 @@ document.getElementById("who").textContent = me.name;
 const lobby = document.getElementById("lobby");
 const error = document.getElementById("error");
 const minutes = (s) => (s < 60 ? `${s} s` : `${Math.floor(s / 60)} min`);
+const title = document.title;
+let known = null; // the patients waiting at the last look (null: not looked yet)
 
 async function join(patient) {
   try {
@@ -19,15 +21,27 @@ async function join(patient) {
   } catch (e) { error.textContent = e.message; lobby.hidden = false; }
 }
 
+function row(p) {
+  const busy = p.state === "in_consultation";
+  const where = busy ? `In consultation with ${p.with.join(", ") || "a colleague"}`
+    : p.connected ? minutes(p.waiting_s) : `${minutes(p.waiting_s)} (reconnecting…)`;
+  return el("tr", { "data-patient": p.patient_id, "data-state": p.state },
+    el("td", {}, p.name), el("td", { class: busy ? "state" : "muted" }, where),
+    el("td", {}, busy ? "" : el("button", { class: "join", onclick: () => join(p) }, "Join")));
+}
+
 async function refresh() {
   if (lobby.hidden) return;
   try {
-    const waiting = await api("GET", `/clinics/${me.clinic_id}/waiting-area`);
-    document.getElementById("empty").hidden = waiting.length > 0;
-    document.getElementById("patients").replaceChildren(...waiting.map((p) =>
-      el("tr", { "data-patient": p.patient_id },
-        el("td", {}, p.name), el("td", { class: "muted" }, minutes(p.waiting_s)),
-        el("td", {}, el("button", { class: "join", onclick: () => join(p) }, "Join")))));
+    const listed = await api("GET", `/clinics/${me.clinic_id}/waiting-area`);
+    const waiting = listed.filter((p) => p.state === "waiting");
+    document.getElementById("empty").hidden = listed.length > 0;
+    document.getElementById("patients").replaceChildren(...listed.map(row));
+    // an arrival shows in the tab's title, so a clinician in another tab sees it
+    const arrived = known !== null && waiting.some((p) => !known.has(p.patient_id));
+    known = new Set(waiting.map((p) => p.patient_id));
+    document.title = waiting.length ? `(${waiting.length}) ${title}` : title;
+    if (arrived) document.getElementById("arrival").textContent = "A patient has arrived.";
     error.textContent = "";
   } catch (e) { error.textContent = e.message; }
 }

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from playwright.async_api import Page
 
 from tests.browser import chromium, wait_for_video
 from tests.clinic_server import Account, ClinicFixture, ClinicServer
+from tests.management.test_managed_kiosk import eventually
 
 
 async def submit_login(page: Page, server: ClinicServer, email: str, password: str) -> None:
@@ -76,8 +79,49 @@ async def test_patient_waits_and_the_clinician_joins_from_the_dashboard(
 
         await wait_for_video(clinician)
         await wait_for_video(patient)
-        # in consultation: no longer listed as waiting
+        # in consultation: listed so, with whom
         waiting = await clinic_server.ok(
             "GET", f"/clinics/{clinic.clinic_id}/waiting-area", clinic.member.token
         )
-        assert waiting == []
+        assert [(p["state"], p["with"]) for p in waiting] == [("in_consultation", ["Member"])]
+
+
+async def test_a_patient_reloads_keeps_their_place_and_leaves_for_good(
+    clinic_server: ClinicServer, clinic: ClinicFixture
+) -> None:
+    path = f"/clinics/{clinic.clinic_id}/waiting-area"
+    async with chromium() as browser:
+        clinician = await browser.new_page()
+        await log_in(clinician, clinic_server, clinic.member)
+        await clinician.goto(clinic_server.url + "/waiting")
+        await clinician.wait_for_selector("#empty:visible")
+
+        patient = await browser.new_page()
+        await patient.goto(f"{clinic_server.url}/enter/{clinic.clinic_id}")
+        await patient.fill("#name", "Ann Patient")
+        await patient.click("button[type=submit]")
+        await patient.wait_for_selector("#call-status:has-text('Keep this page open')")
+        [before] = await clinic_server.ok("GET", path, clinic.member.token)
+        # the dashboard says so in its tab's title, and in words
+        async def titled() -> bool:
+            return (await clinician.title()).startswith("(1) ")
+
+        await eventually(titled, 10)
+        await clinician.wait_for_selector("#arrival:has-text('A patient has arrived')")
+
+        await patient.reload()
+        await patient.wait_for_selector("#call-status:has-text('Keep this page open')")
+        assert await patient.locator("#enter").is_hidden()
+
+        async def back() -> dict[str, Any] | None:
+            listed = await clinic_server.ok("GET", path, clinic.member.token)
+            return listed[0] if listed and listed[0]["connected"] else None
+
+        after = await eventually(back, 10)
+        assert (after["patient_id"], after["waiting_since"]) == (
+            before["patient_id"], before["waiting_since"],
+        )  # fmt: skip
+
+        await patient.click("#leave")
+        await patient.wait_for_selector("#ended:has-text('You have left the waiting area')")
+        assert await clinic_server.ok("GET", path, clinic.member.token) == []
