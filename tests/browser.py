@@ -29,9 +29,12 @@ FLAGS = [
 
 
 @contextlib.asynccontextmanager
-async def chromium(secure_origin: str | None = None) -> AsyncIterator[Browser]:
+async def chromium(
+    secure_origin: str | None = None, only: tuple[str, ...] | None = None
+) -> AsyncIterator[Browser]:
     """``secure_origin``: a plain-HTTP origin off loopback to treat as secure (pages there
-    may use the camera and microphone)."""
+    may use the camera and microphone). ``only``: the permissions a person grants (e.g.
+    ``("microphone",)``: the camera is refused); by default every prompt is accepted."""
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (./dev test does)")
     with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
@@ -40,12 +43,20 @@ async def chromium(secure_origin: str | None = None) -> AsyncIterator[Browser]:
                 profile,
                 executable_path=CHROMIUM,
                 headless=True,
-                args=[*FLAGS, *_secure(secure_origin)],
+                args=[*_flags(only), *_secure(secure_origin)],
             )
+            if only is not None:
+                await context.grant_permissions(list(only))
             try:
                 yield _ContextBrowser(context)  # type: ignore[misc]
             finally:
                 await context.close()
+
+
+def _flags(only: tuple[str, ...] | None) -> list[str]:
+    if only is None:
+        return FLAGS
+    return [f for f in FLAGS if f != "--use-fake-ui-for-media-stream"]  # prompts say no
 
 
 def _secure(origin: str | None) -> list[str]:

@@ -102,6 +102,7 @@ async def test_a_patient_reloads_keeps_their_place_and_leaves_for_good(
         await patient.click("button[type=submit]")
         await patient.wait_for_selector("#call-status:has-text('Keep this page open')")
         [before] = await clinic_server.ok("GET", path, clinic.member.token)
+
         # the dashboard says so in its tab's title, and in words
         async def titled() -> bool:
             return (await clinician.title()).startswith("(1) ")

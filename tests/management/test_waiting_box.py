@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser import chromium, decoded_frames
 from tests.clinic_server import ClinicFixture, ClinicServer
 from tests.management.boxes import EnrolledBox, enrolled_box
 from tests.management.test_managed_kiosk import eventually
@@ -70,3 +71,30 @@ async def test_the_box_answers_only_a_patient_who_is_there(
         await page.wait_for_media(remotes=1, timeout=30)
     finally:
         await page.close()
+
+
+async def test_a_patient_without_a_camera_is_answered_with_audio_both_ways(
+    clinic_server: ClinicServer, clinic: ClinicFixture, box: EnrolledBox
+) -> None:
+    """The patient's browser refuses the camera (only the microphone is allowed): the
+    patient waits audio-only, and the box answers with sound both ways."""
+    async with chromium(only=("microphone",)) as browser:
+        patient = await browser.new_page()
+        await patient.goto(f"{clinic_server.url}/enter/{clinic.clinic_id}")
+        await patient.fill("#name", "Ann Patient")
+        await patient.click("button[type=submit]")
+        await patient.wait_for_selector("#call-status:has-text('Keep this page open')")
+        assert await patient.locator("#camera").is_hidden()  # nothing to turn off
+        await status_where(box, waiting=1)
+        await box.process.press(6)
+
+        async def heard_both_ways() -> bool:
+            status = await box.process.status()
+            from_patient = [p["audio_frames_received"] for p in status["peers"]]
+            page = await decoded_frames(patient)
+            return bool(from_patient and from_patient[0] > 50 and page
+                        and page[0]["audio_packets_received"] > 50)  # fmt: skip
+
+        await eventually(heard_both_ways, 30)
+        status = await box.process.status()
+        assert status["peers"][0]["video_frames_received"] == 0  # audio only, as it should
