@@ -87,6 +87,9 @@ def setup(level: str, status_line: bool = False) -> StatusLineHandler | None:
     handler.setFormatter(logging.Formatter("%(name)s: %(message)s" if journal else FORMAT))
     root.addHandler(handler)
     root.setLevel(level)
-    # aiohttp's access log is noise for a local control socket
+    # aiohttp's access log is noise for a local control socket; aioice and aiortc say a
+    # dozen things per call at INFO (every candidate pair): only when debugging
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    for chatty in ("aioice", "aiortc"):
+        logging.getLogger(chatty).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
     return status

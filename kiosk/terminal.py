@@ -14,23 +14,51 @@ from types import TracebackType
 from typing import Any
 
 from hal import LedKind, LedMode
+from kiosk.controller import Action, ButtonAction
 from kiosk.daemon import Daemon
 from kiosk.logs import StatusLineHandler
 
 log = logging.getLogger(__name__)
 
 _GLYPH = {LedKind.OFF: "○", LedKind.ON: "●", LedKind.BLINK: "◐", LedKind.PULSE: "◌"}
-_COLOUR = {"ready": "32", "call": "32", "mute": "31", "camera": "31", "error": "31"}
+_COLOUR = {"ready": "32", "call": "32", "mute": "31", "camera": "31", "error": "31",
+           "patient": "36"}  # fmt: skip
 
 
-def render(state: str, leds: Mapping[str, LedMode]) -> str:
+_DOING = {
+    Action.LEAVE: "leave", Action.TOGGLE_MUTE: "mute", Action.TOGGLE_CAMERA: "camera",
+    Action.ANSWER_NEXT_PATIENT: "next patient",
+}  # fmt: skip
+
+
+def legend(buttons: Mapping[int, ButtonAction]) -> str:
+    """What each key does, from the admin's button config: "1 join rm_1 · 3 leave"."""
+    if not buttons:
+        return "keys 1-9 press buttons (none assigned yet)"
+    said = [
+        f"{n} join {b.room_id}" if b.action is Action.JOIN else f"{n} {_DOING[b.action]}"
+        for n, b in sorted(buttons.items())
+    ]
+    return " · ".join(said)
+
+
+def render(
+    state: str,
+    leds: Mapping[str, LedMode],
+    room_id: str | None = None,
+    waiting: int | None = None,
+    buttons: Mapping[int, ButtonAction] | None = None,
+) -> str:
     parts = []
     for name, mode in leds.items():
         glyph = _GLYPH[mode.kind]
         if mode.kind is not LedKind.OFF:
             glyph = f"\x1b[{_COLOUR.get(name, '33')}m{glyph}\x1b[0m"
         parts.append(f"{glyph} {name}")
-    return "  ".join(parts) + f"  | {state}  (keys 1-9 press, Ctrl-C quits)"
+    where = f" in {room_id}" if room_id else ""
+    queue = f" | {waiting} waiting" if waiting else ""
+    keys = legend(buttons or {})
+    return "  ".join(parts) + f"  | {state}{where}{queue} | {keys} | Ctrl-C quits"
 
 
 class Console:
@@ -82,6 +110,7 @@ class Console:
         task.add_done_callback(self._presses.discard)
 
     def _redraw(self) -> None:
+        c = self._daemon.controller
         self._status.set_status(
-            render(self._daemon.controller.state.value, self._daemon.hal.leds.state())
+            render(c.state.value, self._daemon.hal.leds.state(), c.room_id, c.waiting, c.buttons)
         )

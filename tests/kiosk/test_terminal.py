@@ -16,6 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from hal import ON, pulse
+from kiosk.controller import Action, ButtonAction
+from kiosk.terminal import render
+
 
 def take_terminal() -> None:
     """In the child: a session of its own with the pty as controlling terminal, so that
@@ -93,3 +97,17 @@ def test_keys_without_a_button_are_harmless(tmp_path: Path, key: bytes) -> None:
             proc.kill()
             proc.wait()
         os.close(main)
+
+
+def test_the_status_line_names_the_room_the_queue_and_what_each_key_does() -> None:
+    buttons = {
+        1: ButtonAction(Action.JOIN, "rm_meeting_1"),
+        3: ButtonAction(Action.LEAVE),
+        6: ButtonAction(Action.ANSWER_NEXT_PATIENT),
+    }
+    leds = {"ready": ON, "patient": pulse(1)}
+    line = ANSI.sub("", render("in_call", leds, "rm_meeting_1", 2, buttons))
+    assert "| in_call in rm_meeting_1 | 2 waiting |" in line
+    assert "1 join rm_meeting_1 · 3 leave · 6 next patient" in line
+    idle = ANSI.sub("", render("idle", leds, None, 0, {}))
+    assert "| idle | keys 1-9 press buttons (none assigned yet) |" in idle
