@@ -1,13 +1,19 @@
-// The clinic API from the browser: one fetch wrapper, the login kept for this tab only.
+// The clinic API from the browser: one fetch wrapper, and the login, kept for every tab
+// of this browser (localStorage) until "Log out" ends it on the server, or it expires.
 export const session = {
-  get token() { return sessionStorage.getItem("token"); },
-  get member() { return JSON.parse(sessionStorage.getItem("member") || "null"); },
+  get token() { return localStorage.getItem("token"); },
+  get member() { return JSON.parse(localStorage.getItem("member") || "null"); },
   save(login) {
-    sessionStorage.setItem("token", login.token);
-    sessionStorage.setItem("member", JSON.stringify(login.member));
+    localStorage.setItem("token", login.token);
+    localStorage.setItem("member", JSON.stringify(login.member));
   },
-  clear() { sessionStorage.clear(); },
+  clear() { localStorage.removeItem("token"); localStorage.removeItem("member"); },
 };
+
+// the login page, and back here once logged in
+function toLogin() {
+  location.href = `/?next=${encodeURIComponent(location.pathname + location.search + location.hash)}`;
+}
 
 // ends the login token on the server too, not only in this tab
 export async function logout() {
@@ -27,6 +33,10 @@ export async function api(method, path, body) {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body),
   });
   const data = await response.json().catch(() => ({}));
+  if (response.status === 401 && session.token) {  // expired, or logged out elsewhere
+    session.clear();
+    toLogin();
+  }
   if (!response.ok) {
     const error = data.error || {};
     throw new ApiError(response.status, error.code || "error", error.message || response.statusText);
@@ -34,10 +44,19 @@ export async function api(method, path, body) {
   return data;
 }
 
-// Pages that need a login send the visitor to the login page without one.
+// Pages that need a login send the visitor to the login page without one, and the
+// login page sends them back. Every such page has a "Log out" button (#logout).
 export function requireLogin() {
-  if (!session.token) { location.href = "/"; throw new Error("not logged in"); }
+  if (!session.token) { toLogin(); throw new Error("not logged in"); }
+  const button = document.getElementById("logout");
+  if (button) button.onclick = logout;
   return session.member;
+}
+
+// where the login page sends a visitor: a page of this site, never another site
+export function nextPage() {
+  const next = new URLSearchParams(location.search).get("next") || "";
+  return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/rooms";
 }
 
 export function el(tag, attrs = {}, ...children) {

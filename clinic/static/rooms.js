@@ -1,11 +1,10 @@
 // The rooms page (no inline script: the Content-Security-Policy forbids it).
-import { api, el, logout, requireLogin } from "/static/api.js";
+import { api, el, requireLogin } from "/static/api.js";
 import { mountCall } from "/static/call.js";
 
 const me = requireLogin();
 document.getElementById("who").textContent = me.name;
 document.getElementById("admin-link").hidden = me.role !== "clinic_admin";
-document.getElementById("logout").onclick = logout;
 const lobby = document.getElementById("lobby");
 const error = document.getElementById("error");
 

@@ -126,3 +126,29 @@ async def test_a_patient_reloads_keeps_their_place_and_leaves_for_good(
         await patient.click("#leave")
         await patient.wait_for_selector("#ended:has-text('You have left the waiting area')")
         assert await clinic_server.ok("GET", path, clinic.member.token) == []
+
+
+async def test_one_login_serves_every_tab_returns_to_the_page_asked_and_logs_out(
+    clinic_server: ClinicServer, clinic: ClinicFixture
+) -> None:
+    async with chromium() as browser:
+        first = await browser.new_page()
+        await first.goto(clinic_server.url + "/admin")
+        await first.wait_for_url("**/?next=%2Fadmin")  # no login yet: asked for one
+        await first.fill("#email", clinic.admin.email)
+        await first.fill("#password", clinic.admin.password)
+        await first.click("button[type=submit]")
+        await first.wait_for_url("**/admin")  # and back where they were going
+
+        second = await browser.new_page()  # a new tab: no second login
+        await second.goto(clinic_server.url + "/waiting")
+        await second.wait_for_selector("#who:has-text('Admin')")
+        assert second.url.endswith("/waiting")
+        token = await second.evaluate("localStorage.getItem('token')")
+
+        await second.click("#logout")  # on this page too
+        await second.wait_for_url(clinic_server.url + "/")
+        status, _ = await clinic_server.call("GET", f"/clinics/{clinic.clinic_id}/rooms", token)
+        assert status == 401  # ended on the server, not only in the tab
+        await first.reload()
+        await first.wait_for_url("**/?next=%2Fadmin")  # the other tab is logged out too
