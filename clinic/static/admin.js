@@ -13,7 +13,27 @@ let members = [];
 let editing = null;
 
 const show = (e) => { error.textContent = e.message; };
-const ago = (iso) => (iso ? `${Math.round((Date.now() - Date.parse(iso)) / 1000)} s ago` : "never");
+function ago(iso) {
+  if (!iso) return "never";
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} days ago`;
+}
+
+// what an admin reads first: is it working? (words, and a colour for a glance)
+function health(d) {
+  const s = d.status || {};
+  if (!d.enrolled) return ["not-enrolled", "Not enrolled"];
+  if (!d.online) return ["offline", "Offline"];
+  const broken = Object.entries(s.peripherals || {}).filter(([, v]) => v !== "ok");
+  const problems = broken.map(([k, v]) => `${k} ${v}`);
+  if (s.config_error) problems.push("config refused");
+  if (s.storage_problem) problems.push("storage problem");
+  if (s.state === "error") problems.push("error");
+  return problems.length ? ["problem", `Online, ${problems.join(", ")}`] : ["ok", "Online"];
+}
 
 async function loadDevices() {
   const devices = await api("GET", `${clinic}/devices`);
@@ -21,10 +41,12 @@ async function loadDevices() {
     const s = d.status || {};
     const peripherals = Object.entries(s.peripherals || {}).map(([k, v]) => `${k} ${v}`).join(", ");
     const state = d.online ? `${s.state || ""}${s.room_id ? " in " + roomName(s.room_id) : ""}` +
-      ` (${s.signalling || "cloud"})` : "";
-    return el("tr", { "data-device": d.device_id },
-      el("td", {}, el("a", { href: "#", onclick: (e) => { e.preventDefault(); edit(d); } }, d.name)),
-      el("td", { class: "online" }, d.enrolled ? (d.online ? "online" : "offline") : "not enrolled"),
+      ` (${s.signalling || "cloud"})` : d.status ? "last known, before it went offline" : "";
+    const [kind, words] = health(d);
+    return el("tr", { "data-device": d.device_id, class: d.online ? "" : "stale" },
+      el("td", {}, el("a", { href: "#", title: "Open its settings",
+                             onclick: (e) => { e.preventDefault(); edit(d); } }, d.name)),
+      el("td", { class: `online health-${kind}` }, words),
       el("td", {}, state + (s.config_error ? ` · config refused: ${s.config_error}` : "") +
         (s.storage_problem ? ` · storage problem: cannot write ${s.storage_problem.path}` +
           ` (${s.storage_problem.reason})` : "")),

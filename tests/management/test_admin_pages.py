@@ -63,5 +63,14 @@ async def test_admin_adds_a_device_maps_a_button_and_sees_it_online(
             await page.click("#devices a:has-text('Exam room 3')")
             await page.click("button.command[data-action=identify]")
             await page.wait_for_selector("#command-result:has-text('identify: done')")
+
+            # the box goes: read at a glance, with what it last said marked as such
+            await page.locator("#devices tr", has_text="Exam room 3").locator(
+                "td.health-ok:has-text('Online')").wait_for()  # fmt: skip
+            kiosk.kill()
+            await row.locator("td.health-offline:has-text('Offline')").wait_for(timeout=60_000)
+            text = await row.text_content() or ""
+            assert "last known, before it went offline" in text
+            assert await row.get_attribute("class") == "stale"
     finally:
         kiosk.kill()
