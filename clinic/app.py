@@ -112,6 +112,7 @@ def build_app(storage: Storage, options: Options | None = None) -> web.Applicati
     for path, filename in PAGES.items():
         app.router.add_get(path, _page_handler(filename))
     app.router.add_static("/static", STATIC)
+    app.router.add_get("/favicon.ico", _favicon)  # what browsers ask for by themselves
     app.cleanup_ctx.append(_consultations_worker)
     app.cleanup_ctx.append(_background("alerts", lambda app: app[CHANNELS].alerts.run()))
     app.cleanup_ctx.append(_background("presence", lambda app: app[CHANNELS].presence.run()))
@@ -146,6 +147,10 @@ async def _retire(app: web.Application) -> None:
 
 async def _close_device_channels(app: web.Application) -> None:
     await app[CHANNELS].close_all()
+
+
+async def _favicon(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "favicon.svg", headers={"Content-Type": "image/svg+xml"})
 
 
 def _page_handler(filename: str) -> Callable[[web.Request], Awaitable[web.FileResponse]]:

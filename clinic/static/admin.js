@@ -62,8 +62,9 @@ async function loadDevices() {
 
 function roomName(id) { return (rooms.find((r) => r.id === id) || { name: id }).name; }
 
-function select(name, options, value) {
-  const node = el("select", { name });
+function select(name, options, value, label) {
+  const node = el("select", { name, id: `field-${name}` });
+  if (label) node.setAttribute("aria-label", label);
   for (const [val, label] of options) {
     const option = el("option", { value: val }, label);
     if (String(val) === String(value ?? "")) option.selected = true;
@@ -79,23 +80,35 @@ function edit(device) {
   const rows = [];
   for (let n = 1; n <= 6; n++) {
     const b = config.buttons[String(n)] || {};
+    const action = select(`action-${n}`, ACTIONS.map((a) => [a, a ? a.replaceAll("_", " ") : "nothing"]),
+                          b.action, `Button ${n}: what it does`);
+    const room = select(`room-${n}`, [["", "Choose a room"], ...callRooms.map((r) => [r.id, r.name])],
+                        b.room_id, `Button ${n}: the room it joins`);
+    // a room only means something for a join button
+    const showRoom = () => { room.hidden = action.value !== "join"; };
+    action.addEventListener("change", showRoom);
+    showRoom();
     rows.push(el("tr", { "data-button": String(n) },
-      el("td", {}, `Button ${n}`),
-      el("td", {}, select(`action-${n}`, ACTIONS.map((a) => [a, a ? a.replaceAll("_", " ") : "nothing"]), b.action)),
-      el("td", {}, select(`room-${n}`, [["", "—"], ...callRooms.map((r) => [r.id, r.name])], b.room_id))));
+      el("td", {}, `Button ${n}`), el("td", {}, action), el("td", {}, room),
+      el("td", {}, el("span", { class: "field-error", id: `error-button-${n}`, role: "alert" }))));
   }
   const v = config.video;
   const form = el("form", { id: "config-form" },
     el("h3", {}, `${device.name}`),
     el("table", {}, el("tbody", {}, ...rows)),
-    el("label", {}, "Video size"),
+    el("label", { for: "field-size" }, "Video size"),
     select("size", SIZES.map(([w, h]) => [`${w}x${h}`, `${w} × ${h}`]), `${v.width}x${v.height}`),
-    el("label", {}, "Frames per second"), select("fps", [[15, "15"], [25, "25"], [30, "30"]], v.fps),
-    el("label", {}, "Codec"), select("codec", [["H264", "H.264"], ["VP8", "VP8"]], v.codec),
-    el("label", {}, "Maximum bitrate (kbit/s)"),
-    el("input", { name: "bitrate", type: "number", min: "100", max: "8000", value: String(v.max_bitrate_kbps) }),
-    el("label", {}, "Minimum bitrate (kbit/s): the box says when its uplink cannot carry this"),
-    el("input", { name: "min-bitrate", type: "number", min: "100", max: "8000", value: String(v.min_bitrate_kbps ?? 150) }),
+    el("label", { for: "field-fps" }, "Frames per second"),
+    select("fps", [[15, "15"], [25, "25"], [30, "30"]], v.fps),
+    el("label", { for: "field-codec" }, "Codec"), select("codec", [["H264", "H.264"], ["VP8", "VP8"]], v.codec),
+    el("label", { for: "field-bitrate" }, "Maximum bitrate (kbit/s)"),
+    el("input", { name: "bitrate", id: "field-bitrate", type: "number", min: "100", max: "8000",
+                  value: String(v.max_bitrate_kbps) }),
+    el("label", { for: "field-min-bitrate" },
+       "Minimum bitrate (kbit/s): the box says when its uplink cannot carry this"),
+    el("input", { name: "min-bitrate", id: "field-min-bitrate", type: "number", min: "100", max: "8000",
+                  value: String(v.min_bitrate_kbps ?? 150) }),
+    el("span", { class: "field-error", id: "error-video", role: "alert" }),
     el("p", {}, el("button", { type: "submit", id: "save-config" }, "Save"), " ",
       el("span", { class: "muted", id: "saved" })));
   form.addEventListener("submit", (e) => { e.preventDefault(); save(device, form); });
@@ -122,12 +135,33 @@ async function save(device, form) {
   const config = { ...device.config, buttons,
     video: { ...device.config.video, width, height, fps: Number(data.get("fps")), codec: data.get("codec"),
              max_bitrate_kbps: Number(data.get("bitrate")), min_bitrate_kbps: Number(data.get("min-bitrate")) } };
+  for (const old of form.querySelectorAll(".field-error")) old.textContent = "";
+  error.textContent = "";
   try {
     const answer = await api("PUT", `/devices/${device.device_id}/config`, config);
     device.config = config;
     document.getElementById("saved").textContent = `saved as version ${answer.config_version}`;
-    error.textContent = "";
-  } catch (e) { show(e); }
+  } catch (e) {
+    document.getElementById("saved").textContent = "";
+    if (e.code !== "invalid") { show(e); return; }
+    for (const problem of e.message.split("; ")) besideItsField(problem);
+  }
+}
+
+// "buttons.2: a join button needs a room_id" -> beside button 2: "Choose a room for this
+// button to join." What has no field of its own goes to the top of the page.
+const PLAIN = [
+  [/a join button needs a room_id/, "Choose a room for this button to join."],
+  [/no room (\S+) in this clinic/, "That room no longer exists: choose another."],
+];
+function besideItsField(problem) {
+  const [, path, what] = problem.match(/^([\w.]+): (.*)$/) || [null, "", problem];
+  const plain = (PLAIN.find(([pattern]) => pattern.test(what)) || [null, what])[1];
+  const button = path.match(/^(?:config\.)?buttons\.(\d)/);
+  const target = button ? document.getElementById(`error-button-${button[1]}`)
+    : /^(?:config\.)?video/.test(path) ? document.getElementById("error-video") : null;
+  if (target) target.textContent = [target.textContent, plain].filter(Boolean).join(" ");
+  else error.textContent = [error.textContent, problem].filter(Boolean).join("; ");
 }
 
 async function command(device, action) {

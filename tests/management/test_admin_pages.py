@@ -32,13 +32,22 @@ async def test_admin_adds_a_device_maps_a_button_and_sees_it_online(
             await page.select_option("select[name=action-1]", "join")
             await page.select_option("select[name=room-1]", clinic.meeting_room)
             await page.select_option("select[name=action-4]", "toggle_mute")
-            # a least bitrate above the most is refused, saying why
+            assert await page.locator("select[name=room-4]").is_hidden()  # not a join button
+            # a join button without its room, and a least bitrate above the most: refused,
+            # each said in plain words beside its own field
+            await page.select_option("select[name=action-2]", "join")
             await page.fill("input[name=min-bitrate]", "2000")
             await page.click("#save-config")
-            await page.wait_for_selector("#error:has-text('min_bitrate_kbps (2000) is above')")
+            await page.wait_for_selector("#error-button-2:has-text('Choose a room')")
+            await page.wait_for_selector(
+                "#error-video:has-text('min_bitrate_kbps (2000) is above')"
+            )
+            await page.select_option("select[name=action-2]", "")
             await page.fill("input[name=min-bitrate]", "300")
             await page.click("#save-config")
             await page.wait_for_selector("#saved:has-text('version 2')")
+            for field in ("#error-button-2", "#error-video", "#error"):
+                assert (await page.locator(field).text_content() or "") == ""  # cleared
             devices = await clinic_server.ok(
                 "GET", f"/clinics/{clinic.clinic_id}/devices", clinic.admin.token
             )
