@@ -636,6 +636,18 @@ class Storage:
             )  # fmt: skip
         return device_id
 
+    async def new_enrollment_code(self, device_id: str, code_hash: str, expires_at: float) -> bool:
+        """A fresh code for a device never enrolled (the old one stops working); False if
+        the device is enrolled or revoked."""
+        async with self._engine.begin() as conn:
+            done = await conn.execute(
+                devices.update()
+                .where(devices.c.id == device_id, devices.c.enrolled_at.is_(None),
+                       devices.c.revoked_at.is_(None))
+                .values(code_hash=code_hash, code_expires_at=expires_at)
+            )  # fmt: skip
+        return bool(done.rowcount)
+
     async def enroll(
         self, code_hash: str, token_hash: str, hardware: dict[str, Any]
     ) -> DeviceRecord | None:

@@ -15,8 +15,9 @@ from clinic.auth import new_secret, secret_hash
 from clinic.config_check import ConfigChecker
 from clinic.device_channels import Sighting
 from clinic.device_list import PageRequest, StateFilter, encode_cursor, has_problem, read_page
-from clinic.enrollment import create_device, normalise_code
+from clinic.enrollment import create_device, normalise_code, renew_code
 from clinic.errors import (
+    ConflictError,
     ForbiddenError,
     InvalidCodeError,
     InvalidError,
@@ -107,6 +108,23 @@ async def add_device(request: web.Request) -> web.Response:
             "device_id": new.device_id,
             "enrollment_code": new.enrollment_code,
             "expires_at": iso(new.expires_at),
+        },
+        status=201,
+    )
+
+
+@routes.post("/api/v1/devices/{device_id}/enrollment-code")
+async def new_enrollment_code(request: web.Request) -> web.Response:
+    """A new one-time code for a device never enrolled (the one before stops working)."""
+    _, device = await admin_device(request)
+    renewed = await renew_code(request.app[STORAGE], device.id)
+    if renewed is None:
+        raise ConflictError("the device is enrolled already: it needs no code")
+    return web.json_response(
+        {
+            "device_id": device.id,
+            "enrollment_code": renewed.enrollment_code,
+            "expires_at": iso(renewed.expires_at),
         },
         status=201,
     )

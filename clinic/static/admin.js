@@ -118,7 +118,42 @@ function edit(device) {
   const revoke = el("button", { class: "danger", id: "revoke", onclick: () => revokeDevice(device) }, "Revoke");
   const editor = document.getElementById("editor");
   editor.replaceChildren(form, el("h3", {}, "Commands"), commands, revoke);
+  if (!device.enrolled) {
+    editor.append(el("h3", {}, "Enrollment"),
+      el("p", {}, el("button", { type: "button", class: "secondary", id: "new-code-button",
+                                onclick: () => newCode(device) }, "New enrollment code"),
+        " ", el("span", { class: "muted" }, "the code given before stops working")));
+  }
   editor.hidden = false;
+}
+
+// A one-time code, as a person reads it out and types it: in groups of four, with a
+// copy button, when it stops working in words, and the whole command for the box.
+function showCode(created) {
+  const code = created.enrollment_code.replace(/(\d{4})(?=\d)/g, "$1 ");
+  const until = new Date(created.expires_at).toLocaleString(undefined,
+    { weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit" });
+  const command = `kiosk enroll ${created.enrollment_code} --clinic-url ${location.origin}`;
+  const copied = el("span", { class: "muted", id: "copied", role: "status" });
+  const copy = (text) => async () => {
+    try { await navigator.clipboard.writeText(text); copied.textContent = "Copied."; }
+    catch { copied.textContent = "Select the text and copy it."; }
+  };
+  document.getElementById("new-code").replaceChildren(
+    el("p", {}, "Enrollment code: shown once, works until ", el("strong", { id: "code-expiry" }, until), "."),
+    el("p", { class: "link", id: "enrollment-code" }, code), " ",
+    el("p", {}, el("button", { type: "button", class: "secondary", id: "copy-code",
+                              onclick: copy(created.enrollment_code) }, "Copy code"), " ", copied),
+    el("p", { class: "muted" }, "Or, on the box: ", el("code", { id: "enroll-command" }, command), " ",
+      el("button", { type: "button", class: "secondary", id: "copy-command", onclick: copy(command) },
+         "Copy command")));
+  document.getElementById("new-code").scrollIntoView({ block: "nearest" });
+}
+
+async function newCode(device) {
+  try {
+    showCode(await api("POST", `/devices/${device.device_id}/enrollment-code`));
+  } catch (e) { show(e); }
 }
 
 function closeEditor() { editing = null; document.getElementById("editor").hidden = true; }
@@ -204,11 +239,7 @@ document.getElementById("add-device").addEventListener("submit", async (e) => {
   const form = e.target;
   try {
     const created = await api("POST", `${clinic}/devices`, { name: new FormData(form).get("name") });
-    const code = created.enrollment_code.replace(/(\d{4})(?=\d)/g, "$1 ");
-    document.getElementById("new-code").replaceChildren(
-      el("p", {}, "Enrollment code (shown once; valid until ", created.expires_at, "):"),
-      el("p", { class: "link", id: "enrollment-code" }, code),
-      el("p", { class: "muted" }, "On the box: kiosk enroll <code> --clinic-url ", location.origin));
+    showCode(created);
     form.reset();
     await loadDevices();
   } catch (err) { show(err); }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from pathlib import Path
 
 from tests.browser import chromium
@@ -25,8 +27,35 @@ async def test_admin_adds_a_device_maps_a_button_and_sees_it_online(
             await page.click("#add-device button[type=submit]")
             shown = await page.locator("#enrollment-code").text_content()
             assert shown is not None
+            assert len(shown.split()) == 4  # in groups of four, as it is read out
             code = shown.replace(" ", "")
             assert len(code) == 16
+            expiry = await page.locator("#code-expiry").text_content() or ""
+            assert not re.search(r"\d{4}-\d\d-\d\dT", expiry)  # words, not ISO 8601
+            assert any(c.isalpha() for c in expiry)
+            command = await page.locator("#enroll-command").text_content()
+            assert command == f"kiosk enroll {code} --clinic-url {clinic_server.url}"
+            await browser.context.grant_permissions(["clipboard-read", "clipboard-write"])
+            await page.click("#copy-code")
+            await page.wait_for_selector("#copied:has-text('Copied')")
+            assert await page.evaluate("navigator.clipboard.readText()") == code
+            # a device never enrolled gets a new code; the one before stops working
+            await page.click("#devices a:has-text('Exam room 3')")
+            await page.click("#new-code-button")
+            renewed = code
+            for _ in range(50):
+                renewed = (await page.locator("#enrollment-code").text_content() or "").replace(
+                    " ", ""
+                )
+                if renewed != code:
+                    break
+                await asyncio.sleep(0.1)
+            status, _ = await clinic_server.call(
+                "POST", "/enroll", body={"enrollment_code": code, "hardware": {}}
+            )
+            assert renewed != code
+            assert status == 401
+            code = renewed
 
             await page.click("#devices a:has-text('Exam room 3')")
             await page.select_option("select[name=action-1]", "join")

@@ -134,3 +134,23 @@ async def test_config_is_validated_with_every_problem(
     assert "min_bitrate_kbps (2000) is above max_bitrate_kbps (1500)" in data["error"]["message"]
     good = {**foreign, "buttons": {"3": foreign["buttons"]["3"]}}  # type: ignore[index]
     assert (await clinic_server.ok("PUT", path, clinic.admin.token, good))["config_version"] == 2
+
+
+async def test_a_device_never_enrolled_gets_a_new_code_and_the_old_one_stops(
+    clinic_server: ClinicServer, clinic: ClinicFixture
+) -> None:
+    created = await new_device(clinic_server, clinic)
+    path = f"/devices/{created['device_id']}/enrollment-code"
+    status, _ = await clinic_server.call("POST", path, clinic.member.token)
+    assert status == 403  # the clinic's admin only
+    renewed = await clinic_server.ok("POST", path, clinic.admin.token)
+    assert renewed["enrollment_code"] != created["enrollment_code"]
+    old = {"enrollment_code": created["enrollment_code"], "hardware": HARDWARE}
+    status, _ = await clinic_server.call("POST", "/enroll", body=old)
+    assert status == 401
+    new = {"enrollment_code": renewed["enrollment_code"], "hardware": HARDWARE}
+    assert (await clinic_server.ok("POST", "/enroll", body=new))["device_id"] == created[
+        "device_id"
+    ]
+    status, answer = await clinic_server.call("POST", path, clinic.admin.token)
+    assert (status, answer["error"]["code"]) == (409, "conflict")  # enrolled: no code
