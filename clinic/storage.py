@@ -393,9 +393,12 @@ class Storage:
             )
 
     async def clinic_exists(self, clinic_id: str) -> bool:
+        return await self.clinic_name(clinic_id) is not None
+
+    async def clinic_name(self, clinic_id: str) -> str | None:
         async with self._engine.connect() as conn:
-            found = await conn.scalar(sa.select(clinics.c.id).where(clinics.c.id == clinic_id))
-        return found is not None
+            name = await conn.scalar(sa.select(clinics.c.name).where(clinics.c.id == clinic_id))
+        return None if name is None else str(name)
 
     # ---- members and sessions ---------------------------------------------------------
 

@@ -71,6 +71,7 @@ async def join_token_response(
             "token": token,
             "expires_at": iso(expires),
             "room_id": room.id,
+            "room_name": room.name,  # for the call view to say where you are
             "signal_url": signal_url(request),
         }
     )

@@ -41,7 +41,8 @@ async def enter(request: web.Request) -> web.Response:
     await request.app[LIMITS].enter.take(client_address(request))
     body = await parse_body(request, EnterWaitingArea)
     storage = request.app[STORAGE]
-    if not await storage.clinic_exists(clinic_id):
+    clinic_name = await storage.clinic_name(clinic_id)
+    if clinic_name is None:
         raise NotFoundError(f"no clinic {clinic_id}")
     patient = await storage.add_patient(clinic_id, body.name)
     request.app[CONSULTATIONS].entered(clinic_id)
@@ -59,6 +60,7 @@ async def enter(request: web.Request) -> web.Response:
             "token": token,
             "expires_at": iso(expires),
             "room_id": patient.room_id,
+            "room_name": f"Waiting area of {clinic_name}",  # what the patient's page says
             "signal_url": signal_url(request),
         },
         status=201,

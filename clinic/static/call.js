@@ -6,6 +6,7 @@ const GATHER_TIMEOUT_MS = 3000;
 const PING_MS = 3000; // a hub closes a session it has not heard from for 10 s
 const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 4000;
+const STILL_MS = 2500; // no new video frame for this long: the camera is off, or frozen
 
 export class Call {
   // `leftText`: said when the last other person left; `audioFallback`: without a camera
@@ -27,7 +28,7 @@ export class Call {
   // (PROTOCOL.md section 6); without it the first grant is used again.
   async join(grant, name, { refresh } = {}) {
     this.stream = await this.media();
-    this.render(name);
+    this.render(name, grant.room_name);
     if (!this.stream.getVideoTracks().length) this.camera.hidden = true;
     this.addTile("local", `${name} (you)`, this.stream, true);
     this.name = name;
@@ -35,7 +36,26 @@ export class Call {
     this.ended = false;
     this.connect(grant, null);
     this.keepalive = setInterval(() => this.send({ type: "ping" }), PING_MS);
+    this.watcher = setInterval(() => this.watchVideo(), 1000);
   }
+
+  // A remote picture that stopped (a camera turned off, a frozen peer) is marked as such,
+  // not left as its last frame.
+  async watchVideo() {
+    const now = Date.now();
+    for (const entry of this.peers.values()) {
+      let frames = 0;
+      (await entry.pc.getStats()).forEach((s) => {
+        if (s.type === "inbound-rtp" && s.kind === "video") frames += s.framesDecoded || 0;
+      });
+      if (frames !== entry.frames) { entry.frames = frames; entry.movedAt = now; }
+      const still = entry.pc.connectionState === "connected" && now - (entry.movedAt || now) > STILL_MS;
+      entry.tile.classList.toggle("still", still);
+      entry.badge.textContent = still ? "Camera off" : "";
+    }
+  }
+
+  notice(text) { if (this.notices) this.notices.textContent = text; }
 
   async media() {
     try {
@@ -95,6 +115,7 @@ export class Call {
         break;
       }
       case "peer_joined":
+        if (!this.live(this.peers.get(msg.peer.peer_id))) this.notice(`${msg.peer.name || "Someone"} joined`);
         this.ensurePeer(msg.peer);
         this.status("Connecting…");
         break;
@@ -113,6 +134,7 @@ export class Call {
         if (msg.candidate) await this.peers.get(msg.from)?.pc.addIceCandidate(msg.candidate);
         break;
       case "peer_left":
+        this.notice(`${this.peers.get(msg.peer_id)?.label.textContent || "Someone"} left`);
         this.drop(msg.peer_id);
         break;
       case "error":
@@ -132,7 +154,12 @@ export class Call {
       return entry;
     }
     const pc = new RTCPeerConnection({ iceServers: this.iceServers });
-    for (const track of this.stream.getTracks()) pc.addTrack(track, this.stream);
+    let videoSender = null;
+    for (const track of this.stream.getTracks()) {
+      const sender = pc.addTrack(track, this.stream);
+      if (track.kind === "video") videoSender = sender;
+    }
+    if (this.cameraOff) videoSender?.replaceTrack(null);
     const tile = this.addTile(peer.peer_id, peer.name, null, false);
     pc.ontrack = (event) => {
       const video = tile.querySelector("video");
@@ -141,7 +168,10 @@ export class Call {
     pc.onconnectionstatechange = () => {
       if (pc.connectionState === "connected") this.status("In call");
     };
-    entry = { pc, tile, label: tile.querySelector(".name"), name: peer.name, role: peer.role };
+    const badge = el("span", { class: "badge" });
+    tile.append(badge);
+    entry = { pc, tile, badge, videoSender, label: tile.querySelector(".name"), name: peer.name,
+              role: peer.role, movedAt: Date.now() };
     this.peers.set(peer.peer_id, entry);
     return entry;
   }
@@ -172,16 +202,20 @@ export class Call {
     if (this.peers.size === 0) this.status(this.leftText);
   }
 
-  render(name) {
+  render(name, roomName) {
     this.container.replaceChildren();
-    this.statusLine = el("p", { class: "muted", id: "call-status" }, "Joining…");
+    const title = el("h2", { id: "call-room" }, roomName || "Call");
+    // read out by screen readers as it changes
+    this.statusLine = el("p", { class: "muted", id: "call-status", role: "status" }, "Joining…");
+    this.notices = el("p", { class: "muted", id: "call-notices", "aria-live": "polite" });
     this.mute = el("button", { class: "secondary", id: "mute", "aria-pressed": "false",
                                onclick: () => this.toggle("audio", this.mute) }, "Mute");
     this.camera = el("button", { class: "secondary", id: "camera", "aria-pressed": "false",
-                                 onclick: () => this.toggle("video", this.camera) }, "Camera off");
+                                 onclick: () => this.toggle("video", this.camera) }, "Turn camera off");
     const leave = el("button", { class: "danger", id: "leave", onclick: () => this.leave() }, "Leave");
     this.videos = el("div", { class: "videos" });
-    this.container.append(this.statusLine, el("div", { class: "controls" }, this.mute, this.camera, leave), this.videos);
+    this.container.append(title, this.statusLine, this.notices,
+      el("div", { class: "controls" }, this.mute, this.camera, leave), this.videos);
     this.container.classList.add("active");
   }
 
@@ -189,7 +223,8 @@ export class Call {
     const video = el("video", { autoplay: "", playsinline: "" });
     video.muted = muted;
     if (stream) video.srcObject = stream;
-    const tile = el("div", { class: "tile", "data-peer": id }, video, el("span", { class: "name" }, name || ""));
+    const tile = el("div", { class: id === "local" ? "tile self" : "tile", "data-peer": id }, video,
+                    el("span", { class: "name" }, name || ""));
     this.videos.append(tile);
     return tile;
   }
@@ -198,7 +233,16 @@ export class Call {
     const tracks = kind === "audio" ? this.stream.getAudioTracks() : this.stream.getVideoTracks();
     const off = button.getAttribute("aria-pressed") !== "true";
     for (const track of tracks) track.enabled = !off;
+    if (kind === "video") {
+      // a disabled track still sends black frames; nothing at all is what others see as
+      // "camera off" (and what the box does)
+      this.cameraOff = off;
+      for (const entry of this.peers.values()) entry.videoSender?.replaceTrack(off ? null : tracks[0]);
+    }
     button.setAttribute("aria-pressed", String(off));
+    // the label says what a press does next
+    if (kind === "audio") button.textContent = off ? "Unmute" : "Mute";
+    else button.textContent = off ? "Start camera" : "Turn camera off";
   }
 
   status(text) { if (this.statusLine) this.statusLine.textContent = text; }
@@ -207,6 +251,7 @@ export class Call {
     this.ended = true;
     this.send({ type: "leave" });
     clearInterval(this.keepalive);
+    clearInterval(this.watcher);
     for (const id of [...this.peers.keys()]) this.drop(id);
     this.ws?.close();
     this.stream?.getTracks().forEach((t) => t.stop());

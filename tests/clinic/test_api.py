@@ -171,7 +171,7 @@ async def test_join_token_for_a_meeting_room(
     grant = await clinic_server.ok(
         "POST", f"/rooms/{clinic.meeting_room}/join-token", clinic.member.token
     )
-    assert set(grant) == {"token", "expires_at", "room_id", "signal_url"}
+    assert set(grant) == {"token", "expires_at", "room_id", "room_name", "signal_url"}
     assert grant["room_id"] == clinic.meeting_room
     assert grant["signal_url"] == clinic_server.signal_url
     claims = await verified(clinic_server, clinic.clinic_id, grant["token"])
@@ -239,7 +239,7 @@ async def test_guest_join_token_failures(
 async def test_waiting_area(clinic_server: ClinicServer, clinic: ClinicFixture) -> None:
     enter = f"/clinics/{clinic.clinic_id}/waiting-area/enter"
     ann = await clinic_server.ok("POST", enter, body={"name": "Ann"})
-    assert set(ann) == {"patient_id", "token", "expires_at", "room_id", "signal_url"}
+    assert set(ann) == {"patient_id", "token", "expires_at", "room_id", "room_name", "signal_url"}
     claims = await verified(clinic_server, clinic.clinic_id, ann["token"])
     assert (claims.role, claims.room_id, claims.subject) == (
         Role.PATIENT, ann["room_id"], ann["patient_id"],

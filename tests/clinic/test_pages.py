@@ -6,7 +6,7 @@ from typing import Any
 
 from playwright.async_api import Page
 
-from tests.browser import chromium, wait_for_video
+from tests.browser import chromium, join_as_guest, wait_for_video
 from tests.clinic_server import Account, ClinicFixture, ClinicServer
 from tests.management.test_managed_kiosk import eventually
 
@@ -152,3 +152,40 @@ async def test_one_login_serves_every_tab_returns_to_the_page_asked_and_logs_out
         assert status == 401  # ended on the server, not only in the tab
         await first.reload()
         await first.wait_for_url("**/?next=%2Fadmin")  # the other tab is logged out too
+
+
+async def test_the_call_view_says_where_who_and_what_each_button_does(
+    clinic_server: ClinicServer, clinic: ClinicFixture
+) -> None:
+    async with chromium() as browser:
+        clinician = await browser.new_page()
+        await log_in(clinician, clinic_server, clinic.member)
+        await clinician.locator("tr", has_text="M1").locator("button.join").click()
+        await clinician.wait_for_selector("#call-room:has-text('M1')")  # the room, named
+        assert await clinician.get_attribute("#call-status", "role") == "status"
+
+        link = await clinic_server.ok("POST", f"/rooms/{clinic.meeting_room}/guest-links",
+                                      clinic.member.token)  # fmt: skip
+        guest = await browser.new_page()
+        await join_as_guest(guest, link["url"], "Gail Guest")
+        await clinician.wait_for_selector("#call-notices:has-text('joined')")
+        await wait_for_video(clinician)
+
+        # the labels say what the next press does
+        await clinician.click("#mute")
+        assert await clinician.text_content("#mute") == "Unmute"
+        await clinician.click("#camera")
+        assert await clinician.text_content("#camera") == "Start camera"
+        # the guest sees the clinician's picture stop, marked as such, not a frozen frame
+        await guest.wait_for_selector(".tile:not(.self) .badge:has-text('Camera off')")
+        await clinician.click("#camera")
+        await guest.wait_for_selector(".tile:not(.self) .badge:empty", state="attached")
+        # your own picture is the small one
+        own = await clinician.locator(".tile.self").bounding_box()
+        other = await clinician.locator(".tile:not(.self)").bounding_box()
+        assert own is not None
+        assert other is not None
+        assert own["width"] < other["width"]
+
+        await guest.click("#leave")
+        await clinician.wait_for_selector("#call-notices:has-text('left')")
