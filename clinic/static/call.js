@@ -26,8 +26,10 @@ export class Call {
 
   // `refresh` gives a fresh grant for a rejoin after the signalling socket dropped
   // (PROTOCOL.md section 6); without it the first grant is used again.
-  async join(grant, name, { refresh } = {}) {
-    this.stream = await this.media();
+  // `stream`: what a check before joining already opened (else the camera and microphone
+  // are asked for here)
+  async join(grant, name, { refresh, stream } = {}) {
+    this.stream = stream || await this.media();
     this.render(name, grant.room_name);
     if (!this.stream.getVideoTracks().length) this.camera.hidden = true;
     this.addTile("local", `${name} (you)`, this.stream, true);

@@ -3,6 +3,7 @@
 // back (same private space, same place in the queue) while the clinic still holds it.
 import { api } from "/static/api.js";
 import { mountCall } from "/static/call.js";
+import { checkedStream, stopChecking } from "/static/check.js";
 
 const clinicId = location.pathname.split("/").pop();
 const form = document.getElementById("enter");
@@ -26,7 +27,8 @@ async function wait(grant, name) {
     leftText: "The clinician has left; you are still in the waiting area.",
     audioFallback: true,
   });
-  await call.join(grant, name);
+  stopChecking();
+  await call.join(grant, name, { stream: checkedStream() });
 }
 
 async function leave(grant) {

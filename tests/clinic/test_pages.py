@@ -189,3 +189,43 @@ async def test_the_call_view_says_where_who_and_what_each_button_does(
 
         await guest.click("#leave")
         await clinician.wait_for_selector("#call-notices:has-text('left')")
+
+
+async def test_a_patient_checks_camera_microphone_and_sound_before_entering(
+    clinic_server: ClinicServer, clinic: ClinicFixture
+) -> None:
+    async with chromium() as browser:
+        patient = await browser.new_page()
+        await patient.set_viewport_size({"width": 390, "height": 844})  # a phone
+        await patient.goto(f"{clinic_server.url}/enter/{clinic.clinic_id}")
+        assert "camera and microphone" in (await patient.text_content("#check-why") or "")
+        await patient.click("#check-start")
+        await patient.wait_for_selector("#check-result:visible")
+
+        async def previewing_and_hearing() -> bool:
+            shown = await patient.evaluate("document.getElementById('preview').videoWidth")
+            level = await patient.evaluate("document.getElementById('level').value")
+            return bool(shown > 0 and level > 0)  # the fake camera, and its beeping microphone
+
+        await eventually(previewing_and_hearing, 15)
+        await patient.click("#tone")
+        await patient.wait_for_selector("#tone-said:has-text('hear')")
+        assert await patient.evaluate("window.testTones") == 1
+        await patient.fill("#name", "Ann Patient")
+        await patient.click("button[type=submit]")
+        await patient.wait_for_selector("#call-status:has-text('Keep this page open')")
+        await patient.wait_for_selector("#call-room:has-text('Waiting area of Clinic')")
+        width = await patient.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390  # nothing runs off the phone's screen
+
+
+async def test_a_refused_camera_is_explained_and_sound_alone_will_do(
+    clinic_server: ClinicServer, clinic: ClinicFixture
+) -> None:
+    async with chromium(only=("microphone",)) as browser:
+        patient = await browser.new_page()
+        await patient.goto(f"{clinic_server.url}/enter/{clinic.clinic_id}")
+        await patient.click("#check-start")
+        await patient.wait_for_selector("#check-problem:has-text('sound only')")
+        await patient.wait_for_selector("#check-retry:visible")  # a way to try again
+        assert await patient.locator("#preview").is_hidden()
