@@ -6,14 +6,18 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 
-from hal.errors import HalError
+from hal.display import NoDisplay
+from hal.errors import DeviceMissingError, HalError
 from hal.health import Health, HealthState
-from hal.interfaces import Buttons, Camera, Device, Leds, Microphone, Speaker
+from hal.interfaces import Buttons, Camera, Device, Display, Leds, Microphone, Speaker
 
 log = logging.getLogger(__name__)
+
+# most boxes have no screen: its absence is no fault, and not reported
+OPTIONAL = frozenset({"display"})
 
 
 @dataclass(slots=True)
@@ -27,6 +31,7 @@ class Hal:
     speaker: Speaker
     buttons: Buttons
     leds: Leds
+    display: Display = field(default_factory=NoDisplay)
 
     def parts(self) -> Iterator[tuple[str, Device]]:
         yield "camera", self.camera
@@ -34,14 +39,25 @@ class Hal:
         yield "speaker", self.speaker
         yield "buttons", self.buttons
         yield "leds", self.leds
+        yield "display", self.display
 
     def health(self) -> dict[str, Health]:
-        return {name: part.health for name, part in self.parts()}
+        """Every part's health; an optional part (the screen) only where there is one."""
+        return {
+            name: part.health
+            for name, part in self.parts()
+            if not (name in OPTIONAL and part.health.state is HealthState.MISSING)
+        }
 
     async def __aenter__(self) -> Hal:
         for name, part in self.parts():
             try:
                 await part.start()
+            except DeviceMissingError as exc:
+                if name not in OPTIONAL:
+                    log.error("%s: %s (the daemon keeps running without it)", name, exc)
+                else:
+                    log.info("%s: %s", name, exc)
             except HalError as exc:
                 log.error("%s: %s (the daemon keeps running without it)", name, exc)
         return self

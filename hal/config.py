@@ -23,6 +23,11 @@ class HalConfig:
     # pi backend: ALSA device names (`arecord -L`, `aplay -L`)
     audio_input_device: str = "default"
     audio_output_device: str = "default"
+    # the room's screen. pi: "auto" (KMS, else /dev/fb0, else none), "kms", /dev/fbN,
+    # "none"; fake: "fake" for a screen that keeps its frames, else none
+    display: str = "auto"
+    display_mode: str = ""  # WIDTHxHEIGHT@HZ; "" is the screen's preferred (fake: 1280x720@30)
+    display_connector: str = ""  # pi, KMS: e.g. HDMI-A-1; "" is the first connected
     # fake backend only: "tone:<Hz>" or the path of an audio file
     fake_audio_source: str = "tone:440"
     # fake backend only: a busy picture (sensor grain) that costs an encoder real bits

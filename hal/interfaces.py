@@ -17,7 +17,11 @@ import av
 from hal.health import Health
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     from av.stream import Stream
+
+    Canvas = npt.NDArray[np.uint8]  # rows x columns x 4 bytes B, G, R, X
 
     Packet = av.Packet[Stream]  # encoded by a bare codec context: no container stream
 else:
@@ -168,3 +172,26 @@ class Leds(Device, Protocol):
     @property
     def history(self) -> list[LedChange]:
         """Every change since start, oldest first (bounded)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DisplayMode:
+    width: int
+    height: int
+    refresh_hz: float = 60.0
+
+    def __str__(self) -> str:
+        return f"{self.width}x{self.height}@{self.refresh_hz:g}"
+
+
+class Display(Device, Protocol):
+    """The room's screen. A frame is a ``numpy.uint8`` array of ``mode.height`` rows of
+    ``mode.width`` pixels of 4 bytes B, G, R, X (DRM's XRGB8888 in memory)."""
+
+    @property
+    def mode(self) -> DisplayMode | None:
+        """Size and refresh while the screen works; None when it is missing or broken."""
+
+    def show(self, frame: Canvas) -> None:
+        """Put ``frame`` on the screen (blocks until it is there, at most a refresh).
+        Raises DeviceMissingError when the screen went away, DeviceFailedError on a fault."""

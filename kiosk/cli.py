@@ -30,10 +30,12 @@ def _parser() -> argparse.ArgumentParser:
     enroll.add_argument("--clinic-url", help="the clinic service (default: clinic_url setting)")
     status = sub.add_parser("status", help="show the running daemon's state")
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    display = sub.add_parser("display", help="save what the box's screen shows now")
+    display.add_argument("--png", type=Path, required=True, metavar="FILE", help="PNG to write")
     fake = sub.add_parser("fake", help="fake HAL: unplug, replug or break a part; freeze the loop")
     fake.add_argument("part", help="camera, microphone, speaker, or loop")
     fake.add_argument("action", help="unplug, replug, fail; for the loop: freeze")
-    for p in (press, status, enroll, fake):
+    for p in (press, status, enroll, display, fake):
         p.add_argument("--socket", type=Path, help="control socket (default from settings)")
     return parser
 
@@ -56,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             body = asyncio.run(_request(socket, "POST", url))
             print(json.dumps(body))
             return 0
+        if args.command == "display":
+            return _display(socket, args.png)
         if args.command == "fake":
             body = asyncio.run(_request(socket, "POST", f"/fake/{args.part}/{args.action}"))
             print(json.dumps(body))
@@ -65,6 +69,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(body) if args.json else _human_status(body))
+    return 0
+
+
+def _display(socket: Path, target: Path) -> int:
+    """Exit 1 (ControlError, from the caller) when the box has no display."""
+    from kiosk.control import fetch
+
+    image = asyncio.run(fetch(socket, "GET", "/display.png"))
+    try:
+        target.write_bytes(image)
+    except OSError as exc:
+        print(f"kiosk: cannot write {target}: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(json.dumps({"png": str(target), "bytes": len(image)}))
     return 0
 
 

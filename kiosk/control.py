@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -82,6 +83,15 @@ async def _fault(request: web.Request) -> web.Response:
     return web.json_response({"part": part, "health": device.health.state.value})  # type: ignore[union-attr]
 
 
+async def _display_png(request: web.Request) -> web.Response:
+    """What the box's screen shows now (PROTOCOL.md section 6, `kiosk display --png`)."""
+    screen = request.app[DAEMON].screen
+    image = await screen.png() if screen is not None else None
+    if image is None:
+        return _error(404, "no_display", "this box has no display (or nothing is shown yet)")
+    return web.Response(body=image, content_type="image/png")
+
+
 FREEZE_S = 3600.0
 
 
@@ -106,6 +116,7 @@ class ControlServer:
         self._app = web.Application()
         self._app[DAEMON] = daemon
         self._app.router.add_get("/status", _status)
+        self._app.router.add_get("/display.png", _display_png)
         self._app.router.add_post("/buttons/{number}/press", _press)
         self._app.router.add_post("/enroll", _enroll)
         self._app.router.add_post("/fake/loop/freeze", _freeze)
@@ -165,6 +176,12 @@ async def request(
     path: Path, method: str, url: str, body: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """One request to the daemon's control socket; raises ControlError with the reason."""
+    answer: dict[str, Any] = json.loads(await fetch(path, method, url, body))
+    return answer
+
+
+async def fetch(path: Path, method: str, url: str, body: dict[str, Any] | None = None) -> bytes:
+    """The body of one answer of the daemon; ControlError with the reason for an error."""
     try:
         async with (
             aiohttp.UnixConnector(path=str(path)) as connector,
@@ -173,9 +190,13 @@ async def request(
             ) as session,
             session.request(method, "http://kiosk" + url, json=body) as response,
         ):
-            answer: dict[str, Any] = await response.json()
+            answer = await response.read()
     except (aiohttp.ClientConnectionError, FileNotFoundError) as exc:
         raise ControlError(f"no kiosk daemon answers on {path} (is `kiosk run` running?)") from exc
     if response.status >= 400:
-        raise ControlError(answer.get("error", {}).get("message", f"HTTP {response.status}"))
+        try:
+            message = json.loads(answer)["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = f"HTTP {response.status}"
+        raise ControlError(message)
     return answer

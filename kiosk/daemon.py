@@ -51,6 +51,7 @@ from kiosk.version import SOFTWARE_VERSION
 
 if TYPE_CHECKING:
     from kiosk.management.manager import Manager
+    from kiosk.screen.driver import Screen
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class Daemon:
         self._observers: list[Callable[[], None]] = []
         self._results: dict[str, asyncio.Future[tuple[bool, str | None]]] = {}
         self.manager: Manager | None = None
+        self.screen: Screen | None = None
         self.engine = CallEngine(hal, settings.noise_suppression)
         self.signalling = SignallingMode()
         self._call_route: Route | None = None
@@ -323,6 +325,16 @@ class Daemon:
                 self.dispatch(PeripheralsChanged(self._degraded()))
             previous, uplink, storage = current, now_uplink, now_storage
 
+    def _display_status(self) -> dict[str, Any]:
+        display = self.hal.display
+        mode = display.mode
+        return {
+            "state": display.health.state.value,
+            "reason": display.health.reason,
+            "mode": str(mode) if mode else None,
+            "frames_shown": self.screen.composed if self.screen else 0,
+        }
+
     def storage_problem(self) -> dict[str, str] | None:
         """The state file that cannot be written, and why (the error LED is on)."""
         problem = self.manager.storage_problem if self.manager else None
@@ -390,6 +402,7 @@ class Daemon:
             "turn_problem": self.engine.turn_status(),
             "uplink": self.engine.uplink_state(),
             "video_encoders": self.engine.video_status(),
+            "display": self._display_status(),
             "waiting": c.waiting,  # patients in the clinic's waiting area (None: not told)
             "muted": c.muted,
             "camera_off": c.camera_off,

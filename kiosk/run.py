@@ -24,6 +24,8 @@ from kiosk.management.fallback import LanFallback
 from kiosk.management.manager import Manager
 from kiosk.management.state import DeviceState
 from kiosk.memory import tune_allocator
+from kiosk.screen.driver import Screen
+from kiosk.screen.preview import Preview
 from kiosk.systemd import Notifier
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,16 @@ async def _run(
                       "this daemon", exc)  # fmt: skip
         else:
             stack.push_async_callback(control.stop)
+        screen = Screen(daemon, hal.display)
+        daemon.screen = screen
+        if settings.display_preview_port is not None:
+            preview = Preview(screen, settings.display_preview_port)
+            try:
+                await preview.start()
+            except OSError as exc:
+                log.error("screen preview: %s", exc)
+            else:
+                stack.push_async_callback(preview.stop)
         notifier = Notifier()
         daemon.observe(lambda: notifier.status(daemon.human_status()))
         if status_line is not None:
@@ -107,6 +119,7 @@ async def _run(
                 tasks.create_task(hal.keep_parts_open(), name="hot-plug"),
                 tasks.create_task(manager.run(), name="management"),
                 tasks.create_task(state.files.keep_writing(), name="state-writer"),
+                tasks.create_task(screen.run(), name="screen"),
             ]
             interval = notifier.watchdog_interval()
             if interval is not None:

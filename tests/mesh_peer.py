@@ -34,6 +34,9 @@ class MeshPeer:
         send: bool = True,
         relay_only: bool = False,
         fps: int = 10,
+        colour: tuple[int, int, int] | None = None,
+        microphone: str = "tone:660",
+        size: tuple[int, int] = (320, 240),
     ) -> None:
         self.send_media = send
         self.relay_only = relay_only  # ICE through the TURN server only, as behind a strict NAT
@@ -41,8 +44,9 @@ class MeshPeer:
         self.signal_url = signal_url
         self.token = token
         self.name = name
-        self.camera = FakeCamera(320, 240, fps)
-        self.microphone = FakeMicrophone("tone:660")  # not the kiosk's 440 Hz: AEC would cancel it
+        self.camera = FakeCamera(*size, fps, colour=colour)
+        # not the kiosk's 440 Hz: AEC would cancel it; "silence" is a muted microphone
+        self.microphone = FakeMicrophone(microphone)
         self.relay = MediaRelay()
         self.video_source: MediaStreamTrack | None = None
         self.audio_source: MediaStreamTrack | None = None

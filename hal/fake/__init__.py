@@ -10,16 +10,20 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from hal.bundle import Hal
 from hal.config import HalConfig
+from hal.display import NoDisplay, parse_mode
 from hal.fake.camera import FakeCamera
+from hal.fake.display import FakeDisplay
 from hal.fake.microphone import FakeMicrophone
 from hal.fake.room import AcousticCoupling
 from hal.fake.speaker import FakeSpeaker
 from hal.gpio import gpio_parts
 
-__all__ = ["FakeCamera", "FakeMicrophone", "FakeSpeaker", "build"]
+__all__ = ["FakeCamera", "FakeDisplay", "FakeMicrophone", "FakeSpeaker", "build"]
 
 # buttons and LEDs fail for real: give them a pin the board does not have
-_PARTS = ("camera", "microphone", "speaker")
+_PARTS = ("camera", "microphone", "speaker", "display")
+
+DEFAULT_MODE = "1280x720@30"
 
 
 def build(config: HalConfig) -> Hal:
@@ -47,4 +51,9 @@ def build(config: HalConfig) -> Hal:
         speaker=FakeSpeaker(faults.get("speaker"), room=room),
         buttons=buttons,
         leds=leds,
+        display=(
+            FakeDisplay(parse_mode(config.display_mode or DEFAULT_MODE), faults.get("display"))
+            if config.display == "fake"
+            else NoDisplay("no display (the fake HAL has one with display = fake)")
+        ),
     )

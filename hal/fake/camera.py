@@ -46,6 +46,7 @@ class FakeCamera(CameraMode):
         fault: str | None = None,
         busy: bool = False,
         h264: bool = False,
+        colour: tuple[int, int, int] | None = None,
     ) -> None:
         if width % 2 or height % 2 or width < framestamp.BLOCK or fps <= 0:
             raise DeviceFailedError(f"unsupported camera mode {width}x{height}@{fps}")
@@ -60,6 +61,8 @@ class FakeCamera(CameraMode):
         self._busy = busy
         self._grain: np.random.Generator | None = None
         self._h264 = h264  # encode H.264 "in hardware", as the Pi 4's camera path does
+        # one solid colour (R, G, B) and nothing else: a participant told apart on a screen
+        self._colour = colour
 
     @property
     def health(self) -> Health:
@@ -106,6 +109,13 @@ class FakeCamera(CameraMode):
 
     def _render(self) -> npt.NDArray[np.uint8]:
         w, h = self._width, self._height
+        if self._colour is not None:
+            if self._background is None:
+                rgb = np.empty((h, w, 3), dtype=np.uint8)
+                rgb[:] = self._colour
+                picture = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+                self._background = picture.reformat(format="yuv420p").to_ndarray()
+            return self._background
         if self._background is None:
             self._background = self._bars()
         planes = self._background.copy()

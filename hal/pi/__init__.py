@@ -16,14 +16,27 @@ from gpiozero import Device, GPIOZeroError
 from hal import v4l2
 from hal.bundle import Hal
 from hal.config import HalConfig
+from hal.display import NO_DISPLAY, NoDisplay, parse_mode
 from hal.errors import DeviceFailedError, DeviceMissingError, HalError
 from hal.gpio import gpio_parts
-from hal.interfaces import Camera
+from hal.interfaces import Camera, Display
 from hal.pi.alsa import AlsaMicrophone, AlsaSpeaker
 from hal.pi.av_camera import AvCamera
+from hal.pi.fbdev import FbDisplay
+from hal.pi.kms import KmsDisplay
 from hal.pi.picamera import PiCamera, pi_cameras
 
-__all__ = ["AlsaMicrophone", "AlsaSpeaker", "AvCamera", "PiCamera", "build", "camera_for"]
+__all__ = [
+    "AlsaMicrophone",
+    "AlsaSpeaker",
+    "AvCamera",
+    "FbDisplay",
+    "KmsDisplay",
+    "PiCamera",
+    "build",
+    "camera_for",
+    "display_for",
+]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +71,26 @@ def _auto(sysfs: Path) -> str:
     return usb
 
 
+def display_for(config: HalConfig, dev: Path = Path("/dev")) -> Display:
+    """The screen ``config.display`` names. ``auto``: KMS where the kernel has a DRM
+    device (its health says why it cannot work: pykms missing, no screen connected),
+    else the first framebuffer, else none."""
+    choice = config.display
+    wanted = parse_mode(config.display_mode) if config.display_mode else None
+    if choice == "auto":
+        if any(dev.glob("dri/card*")):
+            choice = "kms"
+        elif (dev / "fb0").exists():
+            choice = str(dev / "fb0")
+        else:
+            return NoDisplay("no display device (/dev/dri, /dev/fb0)")
+    if choice == NO_DISPLAY:
+        return NoDisplay("display = none")
+    if choice == "kms":
+        return KmsDisplay(wanted, config.display_connector)
+    return FbDisplay(Path(choice))
+
+
 def build(config: HalConfig) -> Hal:
     try:
         factory = Device.ensure_pin_factory()
@@ -72,4 +105,5 @@ def build(config: HalConfig) -> Hal:
         speaker=AlsaSpeaker(config.audio_output_device),
         buttons=buttons,
         leds=leds,
+        display=display_for(config),
     )

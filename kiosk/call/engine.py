@@ -53,6 +53,8 @@ class Call:
         rejoin: Rejoin | None = None,
     ) -> None:
         self.room_id = str(joined["room_id"])
+        self.room_name = self.room_id  # its name, where the grant said it
+        self.started = time.monotonic()
         self.peer_id = str(joined["peer_id"])
         self.resume_key: str | None = joined.get("resume_key")
         self._rejoin = rejoin
@@ -78,6 +80,7 @@ class Call:
         # who the hub says is in the room: a dead link to anyone else is not rebuilt
         self.present = {str(peer["peer_id"]) for peer in self._initial}
         self.signalling_up = True
+        self.order: list[str] = []  # peer ids in the order they came (the screen's tiles)
 
     def start(self) -> None:
         for coro, name in (
@@ -116,6 +119,8 @@ class Call:
             self._codec,
         )
         self.links[link.peer_id] = link
+        if link.peer_id not in self.order:
+            self.order.append(link.peer_id)
         return link
 
     async def _offer_to(self, peer: dict[str, Any]) -> None:
@@ -213,6 +218,8 @@ class Call:
                     await known.add_candidate(message.get("candidate"))
             case "peer_left":
                 names.pop(str(message["peer_id"]), None)
+                with contextlib.suppress(ValueError):
+                    self.order.remove(str(message["peer_id"]))
                 self.present.discard(str(message["peer_id"]))
                 gone = self.links.pop(str(message["peer_id"]), None)
                 if gone is not None:
@@ -233,6 +240,8 @@ class Call:
                 if peer_id not in self.present:  # gone while signalling was down
                     log.info("%s is gone", link.name or peer_id)
                     self.links.pop(peer_id, None)
+                    with contextlib.suppress(ValueError):
+                        self.order.remove(peer_id)
                     await link.close()
                     continue
                 self.links_rebuilt += 1
@@ -276,6 +285,7 @@ class CallEngine:
         self.muted = False
         self.camera_enabled = True
         self.echo = EchoCanceller(noise_suppression)
+        self.room_names: dict[str, str] = {}  # room id -> name, as join grants said
 
     def http(self) -> aiohttp.ClientSession:
         """The session for the clinic's API and signalling, kept while the daemon runs."""
@@ -312,6 +322,9 @@ class CallEngine:
             self.echo,
             rejoin,
         )
+        room_name = str(grant.get("room_name") or "")
+        if room_name:
+            call.room_name = self.room_names[call.room_id] = room_name
         self.call = call
         call.start()
         log.info("in room %s as %s with %d others", call.room_id, call.peer_id,

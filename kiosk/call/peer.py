@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import av
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtp import (
@@ -29,6 +30,10 @@ log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT_S = 5.0
 
+# A muted browser or box sends digital silence (exact zeros survive Opus) or nothing; a
+# live microphone never does, even in a quiet room (its noise floor).
+MUTED_AFTER_S = 0.6
+
 
 class PeerLink:
     def __init__(
@@ -47,6 +52,10 @@ class PeerLink:
         self.video_frames = 0
         self.audio_frames = 0
         self.created = time.monotonic()
+        # the latest decoded picture, for the room's screen, and when it came
+        self.latest_video: av.VideoFrame | None = None
+        self.video_at = 0.0
+        self.sound_at = 0.0  # the last audio frame that was not digital silence
         self.last_heard = time.monotonic()  # media or RTCP from the peer
         self._mixer = mixer
         self._tasks: set[asyncio.Task[None]] = set()
@@ -131,9 +140,16 @@ class PeerLink:
                 self.last_heard = time.monotonic()
                 if audio:
                     self.audio_frames += 1
+                    if frame.to_ndarray().any():  # type: ignore[union-attr]
+                        self.sound_at = self.last_heard
                     self._mixer.push(self.peer_id, frame)  # type: ignore[arg-type]
                 else:
                     self.video_frames += 1
+                    self.latest_video, self.video_at = frame, self.last_heard  # type: ignore[assignment]
+
+    def muted(self, now: float) -> bool:
+        """Sending silence or no sound at all (a muted or missing microphone)."""
+        return now - max(self.sound_at, self.created) > MUTED_AFTER_S
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)

@@ -37,6 +37,11 @@ class VideoPipeline:
         # one thread: frames are encoded in order, and it goes away with the call
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="video-encode")
 
+    @property
+    def latest(self) -> av.VideoFrame | None:
+        """The last picture read from the camera (None while the camera encodes itself)."""
+        return self._latest
+
     def encoder(self, codec: str) -> SharedEncoder:
         """The shared encoder of ``codec`` (``H264`` or ``VP8``), made on first use."""
         encoder = self.encoders.get(codec)

@@ -44,7 +44,7 @@ DEFAULT_LED_PINS: dict[str, PinName] = {
 }  # fmt: skip
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
-FakePart = Literal["camera", "microphone", "speaker"]
+FakePart = Literal["camera", "microphone", "speaker", "display"]
 Fault = Literal["missing", "error"]
 
 
@@ -122,6 +122,23 @@ class Settings(BaseSettings):
     )
     audio_input_device: str = Field("default", description="pi HAL: ALSA capture device")
     audio_output_device: str = Field("default", description="pi HAL: ALSA playback device")
+    display: str = Field(
+        "auto",
+        description="the room's screen. pi HAL: auto (KMS, else /dev/fb0), kms, /dev/fbN, "
+        "none; fake HAL: fake (a screen for testers), else none",
+    )
+    display_mode: str = Field(
+        "", description="WIDTHxHEIGHT@HZ (empty: the screen's preferred; fake: 1280x720@30)"
+    )
+    display_connector: str = Field(
+        "", description="pi HAL, KMS: the connector, e.g. HDMI-A-2 (empty: the first connected)"
+    )
+    display_preview_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="testers: a page on 127.0.0.1:PORT that shows the screen live (MJPEG)",
+    )
     noise_suppression: bool = Field(
         False, description="with echo cancellation: also suppress steady noise (HVAC, fans)"
     )
@@ -193,6 +210,22 @@ class Settings(BaseSettings):
         parse_source(value)
         return value
 
+    @field_validator("display_mode")
+    @classmethod
+    def _valid_display_mode(cls, value: str) -> str:
+        if value:
+            from hal.display import parse_mode
+
+            parse_mode(value)
+        return value
+
+    @field_validator("display")
+    @classmethod
+    def _valid_display(cls, value: str) -> str:
+        if value not in ("auto", "kms", "none", "fake") and not value.startswith("/dev/fb"):
+            raise ValueError(f"{value!r}: expected auto, kms, none, fake or /dev/fbN")
+        return value
+
     @model_validator(mode="after")
     def _distinct_pins(self) -> Settings:
         pins = [str(p) for p in [*self.button_pins.values(), *self.led_pins.values()]]
@@ -231,6 +264,9 @@ class Settings(BaseSettings):
             camera_input_format=self.camera_input_format,
             audio_input_device=self.audio_input_device,
             audio_output_device=self.audio_output_device,
+            display=self.display,
+            display_mode=self.display_mode,
+            display_connector=self.display_connector,
             fake_audio_source=self.fake_audio_source,
             fake_camera_busy=self.fake_camera_busy,
             fake_camera_h264=self.fake_camera_h264,

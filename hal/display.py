@@ -1,0 +1,53 @@
+"""What every display backend shares: the mode a setting names, and the box without one."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from hal.errors import DeviceMissingError
+from hal.health import Health
+from hal.interfaces import DisplayMode
+
+if TYPE_CHECKING:
+    from hal.interfaces import Canvas
+
+_MODE = re.compile(r"(\d{2,5})x(\d{2,5})(?:@(\d{1,3}(?:\.\d+)?))?")
+
+NO_DISPLAY = "none"
+
+
+def parse_mode(text: str) -> DisplayMode:
+    """``1280x720@30`` or ``1920x1080`` (60 Hz); ValueError naming the expected form."""
+    found = _MODE.fullmatch(text.strip())
+    if found is None:
+        raise ValueError(f"display mode {text!r}: expected WIDTHxHEIGHT or WIDTHxHEIGHT@HZ")
+    width, height = int(found[1]), int(found[2])
+    refresh = float(found[3]) if found[3] else 60.0
+    if not (16 <= width <= 7680 and 16 <= height <= 4320 and 1 <= refresh <= 240):
+        raise ValueError(f"display mode {text!r} is out of range")
+    return DisplayMode(width, height, refresh)
+
+
+class NoDisplay:
+    """A box without a screen: ``missing`` for good, and nothing is ever composed."""
+
+    def __init__(self, reason: str = "no display on this box") -> None:
+        self._health = Health.missing(reason)
+
+    @property
+    def health(self) -> Health:
+        return self._health
+
+    @property
+    def mode(self) -> DisplayMode | None:
+        return None
+
+    async def start(self) -> None:
+        raise DeviceMissingError(self._health.reason)
+
+    async def stop(self) -> None:
+        return None
+
+    def show(self, frame: Canvas) -> None:
+        raise DeviceMissingError(self._health.reason)

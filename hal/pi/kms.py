@@ -1,0 +1,156 @@
+"""The screen through the kernel's KMS/DRM, with Raspberry Pi OS's ``python3-kms++``
+(pykms, the library of picamera2's DRM preview): two dumb framebuffers, drawn into in
+turn and shown by a page flip at the next vertical blank, so a frame never tears.
+
+``module`` is the seam: it returns pykms or anything with the same names (tests give a
+stand-in that records the flips). pykms is imported only when the display opens.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import select
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from hal.errors import DeviceFailedError, DeviceMissingError, HalError
+from hal.health import Health, HealthState
+from hal.interfaces import DisplayMode
+from hal.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from hal.interfaces import Canvas
+else:
+    np = lazy_module("numpy")
+
+log = logging.getLogger(__name__)
+
+FLIP_TIMEOUT_S = 0.5  # many refreshes: a flip that takes longer never comes
+
+
+def import_pykms() -> Any:
+    """pykms; DeviceMissingError when it is not installed, DeviceFailedError when it is
+    but does not load."""
+    try:
+        return importlib.import_module("pykms")
+    except ImportError as exc:
+        if exc.name == "pykms":
+            raise DeviceMissingError("pykms is not installed (apt install python3-kms++)") from exc
+        raise DeviceFailedError(f"pykms does not load: {exc}") from exc
+    except Exception as exc:
+        raise DeviceFailedError(f"pykms does not load: {type(exc).__name__}: {exc}") from exc
+
+
+class KmsDisplay:
+    def __init__(
+        self,
+        wanted: DisplayMode | None = None,
+        connector: str = "",
+        module: Callable[[], Any] = import_pykms,
+    ) -> None:
+        self._wanted = wanted
+        self._connector = connector
+        self._module = module
+        self._health = Health.missing("not opened yet")
+        self._mode: DisplayMode | None = None
+        self._card: Any = None
+        self._crtc: Any = None
+        self._buffers: list[tuple[Any, npt.NDArray[np.uint8]]] = []
+        self._front = 0
+        self._flip_pending = False
+        self.flips = 0
+
+    @property
+    def health(self) -> Health:
+        return self._health
+
+    @property
+    def mode(self) -> DisplayMode | None:
+        return self._mode if self._health.state is HealthState.OK else None
+
+    async def start(self) -> None:
+        await self.stop()
+        try:
+            self._open(self._module())
+        except HalError as exc:
+            self._health = Health.of_exception(exc)
+            await self.stop()
+            raise
+        except Exception as exc:  # pykms raises RuntimeError and friends from C++
+            self._health = Health.error(f"KMS: {type(exc).__name__}: {exc}")
+            await self.stop()
+            raise DeviceFailedError(self._health.reason) from exc
+        self._health = Health.ok()
+        log.info("display %s through KMS", self._mode)
+
+    def _open(self, kms: Any) -> None:
+        try:
+            card = kms.Card()
+        except (OSError, RuntimeError) as exc:
+            raise DeviceMissingError(f"no DRM device: {exc}") from exc
+        resources = kms.ResourceManager(card)
+        connector = resources.reserve_connector(self._connector)
+        if connector is None:
+            raise DeviceMissingError(f"no display connector {self._connector or '(any)'}")
+        if not connector.connected():
+            raise DeviceMissingError("no screen is connected")
+        crtc = resources.reserve_crtc(connector)
+        if crtc is None:
+            raise DeviceFailedError("no display controller (CRTC) is free")
+        wanted = self._wanted
+        if wanted is None:
+            mode = connector.get_default_mode()
+        else:
+            try:
+                refresh = round(wanted.refresh_hz)
+                mode = connector.get_mode(wanted.width, wanted.height, refresh, False)
+            except (RuntimeError, ValueError) as exc:
+                raise DeviceFailedError(f"the screen does not offer {wanted}: {exc}") from exc
+        width, height = int(mode.hdisplay), int(mode.vdisplay)
+        for _ in range(2):
+            buffer = kms.DumbFramebuffer(card, width, height, "XR24")
+            stride = int(buffer.stride(0))
+            pixels = np.frombuffer(buffer.map(0), dtype=np.uint8).reshape(height, stride)
+            self._buffers.append((buffer, pixels[:, : width * 4]))
+        self._card, self._crtc = card, crtc
+        crtc.set_mode(connector, self._buffers[0][0], mode)
+        self._front = 0
+        self._mode = DisplayMode(width, height, float(mode.vrefresh))
+
+    def _wait_for_flip(self) -> None:
+        if not self._flip_pending:
+            return
+        readable, _, _ = select.select([self._card.fd], [], [], FLIP_TIMEOUT_S)
+        if not readable:
+            raise DeviceFailedError(f"the screen did not flip in {FLIP_TIMEOUT_S} s")
+        for event in self._card.read_events():
+            if event.type == self._flip_event:
+                self._flip_pending = False
+
+    @property
+    def _flip_event(self) -> Any:
+        return self._module().DrmEventType.FLIP_COMPLETE
+
+    def show(self, frame: Canvas) -> None:
+        if self._crtc is None or self._mode is None:
+            raise DeviceMissingError(self._health.reason or "the display is not open")
+        self._wait_for_flip()  # the back buffer is not on the screen any more
+        back = 1 - self._front
+        buffer, pixels = self._buffers[back]
+        pixels[:] = frame.reshape(self._mode.height, -1)
+        try:
+            self._crtc.page_flip(buffer, self)
+        except (OSError, RuntimeError) as exc:
+            raise DeviceFailedError(f"page flip failed: {exc}") from exc
+        self._flip_pending = True
+        self._front = back
+        self.flips += 1
+
+    async def stop(self) -> None:
+        self._buffers = []  # the numpy views first: they hold the mappings
+        self._crtc = self._card = None
+        self._flip_pending = False

@@ -1,0 +1,109 @@
+"""Draws scenes into one canvas the size of the screen. Words and rectangles are drawn
+again only when the scene changes; a participant's picture only when a new one came,
+scaled and converted by swscale (PyAV's reformatter) straight to the screen's format."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import av
+from av.video.reformatter import Interpolation, VideoReformatter
+
+from hal.interfaces import DisplayMode
+from hal.lazy import lazy_module
+from kiosk.screen.layout import Rect, fit
+from kiosk.screen.scene import TILE, Colour, Fill, Label, Scene
+from kiosk.screen.text import Glyphs, blend
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from hal.interfaces import Canvas
+else:
+    np = lazy_module("numpy")
+
+
+def bgrx(colour: Colour) -> tuple[int, int, int, int]:
+    red, green, blue = colour
+    return blue, green, red, 255
+
+
+class Composer:
+    def __init__(self, mode: DisplayMode) -> None:
+        self.mode = mode
+        self.canvas: Canvas = np.zeros((mode.height, mode.width, 4), dtype=np.uint8)
+        self.glyphs = Glyphs()
+        self._items: tuple[object, ...] | None = None
+        self._drawn: dict[str, tuple[av.VideoFrame, Rect]] = {}
+        self._scalers: dict[str, VideoReformatter] = {}
+        self.pictures_drawn = 0
+
+    def stale(self, scene: Scene, frames: Mapping[str, av.VideoFrame]) -> bool:
+        """Whether ``compose`` would change anything."""
+        if scene.items != self._items:
+            return True
+        return any(
+            (drawn := self._drawn.get(p.key)) is None
+            or drawn[0] is not frames.get(p.key, drawn[0])
+            or drawn[1] != p.rect
+            for p in scene.pictures
+            if p.key in frames
+        )
+
+    def compose(self, scene: Scene, frames: Mapping[str, av.VideoFrame]) -> bool:
+        """Bring the canvas up to ``scene`` and ``frames`` (peer id -> latest picture);
+        whether anything changed."""
+        changed = False
+        if scene.items != self._items:
+            for item in scene.items:
+                self._draw(item)
+            self._items = scene.items
+            self._drawn.clear()
+            changed = True
+        again = False  # a picture drawn over a later one (the self view) hides it
+        for picture in scene.pictures:
+            frame = frames.get(picture.key)
+            if frame is None:
+                continue
+            drawn = self._drawn.get(picture.key)
+            if not again and drawn is not None and drawn[0] is frame and drawn[1] == picture.rect:
+                continue
+            self._picture(picture.key, frame, picture.rect, drawn)
+            self._drawn[picture.key] = (frame, picture.rect)
+            changed = again = True
+        for key in set(self._scalers) - {p.key for p in scene.pictures}:
+            del self._scalers[key]
+        return changed
+
+    def _draw(self, item: object) -> None:
+        match item:
+            case Fill(rect, colour):
+                self.canvas[rect.y : rect.bottom, rect.x : rect.right] = bgrx(colour)
+            case Label(text, x, y, size, colour, anchor, bold, max_width):
+                if not text:
+                    return
+                mask = self.glyphs.mask(text, size, bold, max_width)
+                if anchor == "centre":
+                    x -= mask.shape[1] // 2
+                elif anchor == "right":
+                    x -= mask.shape[1]
+                blend(self.canvas, mask, x, y, bgrx(colour)[:3])
+
+    def _picture(
+        self, key: str, frame: av.VideoFrame, box: Rect, drawn: tuple[av.VideoFrame, Rect] | None
+    ) -> None:
+        place = fit(frame.width, frame.height, box)
+        if drawn is None or drawn[1] != box or fit(drawn[0].width, drawn[0].height, box) != place:
+            # the bars beside a letterboxed picture
+            self.canvas[box.y : box.bottom, box.x : box.right] = bgrx(TILE)
+        scaler = self._scalers.setdefault(key, VideoReformatter())
+        scaled = scaler.reformat(
+            frame,
+            width=place.width,
+            height=place.height,
+            format="bgra",
+            interpolation=Interpolation.BILINEAR,
+        )
+        self.canvas[place.y : place.bottom, place.x : place.right] = scaled.to_ndarray()
+        self.pictures_drawn += 1
