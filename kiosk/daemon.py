@@ -332,7 +332,8 @@ class Daemon:
             "state": display.health.state.value,
             "reason": display.health.reason,
             "mode": str(mode) if mode else None,
-            "frames_shown": self.screen.composed if self.screen else 0,
+            "composed": self.screen.composed if self.screen else 0,
+            "shown": self.screen.shown if self.screen else 0,
         }
 
     def storage_problem(self) -> dict[str, str] | None:

@@ -91,7 +91,8 @@ class Screen:
         self._serial = serial_number()
         self._composer: Composer | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="screen")
-        self.composed = 0  # frames put on the screen
+        self.composed = 0  # times the compose path ran (never, without a screen)
+        self.shown = 0  # frames put on the screen
         self._failure: str | None = None
 
     def view(self, now: float) -> tuple[View, dict[str, av.VideoFrame]]:
@@ -171,6 +172,7 @@ class Screen:
         composer = self._composer
         if composer is None:
             return
+        self.composed += 1
         composer.compose(drawn, frames)
         try:
             self._display.show(composer.canvas)
@@ -180,16 +182,16 @@ class Screen:
                 self._failure = str(exc)
             return
         self._failure = None
-        self.composed += 1
+        self.shown += 1
 
     async def png(self) -> bytes | None:
         """What the screen shows now, as a PNG; None without a screen."""
-        if self._composer is None or self.composed == 0:
+        if self._composer is None or self.shown == 0:
             return None
         return await asyncio.get_running_loop().run_in_executor(self._pool, self._encode, "PNG")
 
     async def jpeg(self) -> bytes | None:
-        if self._composer is None or self.composed == 0:
+        if self._composer is None or self.shown == 0:
             return None
         return await asyncio.get_running_loop().run_in_executor(self._pool, self._encode, "JPEG")
 

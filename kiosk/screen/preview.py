@@ -36,10 +36,10 @@ async def _stream(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     sent = -1
     while True:
-        if screen.composed != sent:
+        if screen.shown != sent:
             image = await screen.jpeg()
             if image is not None:
-                sent = screen.composed
+                sent = screen.shown
                 head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
                 head += f"Content-Length: {len(image)}\r\n\r\n"
                 await response.write(head.encode() + image + b"\r\n")
