@@ -114,7 +114,8 @@ class FakeCamera(CameraMode):
                 rgb = np.empty((h, w, 3), dtype=np.uint8)
                 rgb[:] = self._colour
                 picture = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-                self._background = picture.reformat(format="yuv420p").to_ndarray()
+                planes = np.asarray(picture.reformat(format="yuv420p").to_ndarray(), np.uint8)
+                self._background = planes
             return self._background
         if self._background is None:
             self._background = self._bars()

@@ -58,14 +58,16 @@ async def test_the_screen_shows_each_participant_in_order_named_with_badges(
         idle_before = await screenshot(room, tmp_path)
         for name, colour, muted in PEOPLE:
             grant = await clinic_server.grant_for(clinic, name, clinic.meeting_room)
+            sound = "silence" if muted else "tone:660"
             peer = MeshPeer(clinic_server.session, grant["signal_url"], grant["token"], name,
-                            colour=colour, microphone="silence" if muted else "tone:660")  # fmt: skip
+                            colour=colour, microphone=sound)  # fmt: skip
             room.participants.append(peer)
             assert (await peer.join())["type"] == "joined"
         await room.kiosk.press(1)
         await room.wait_state("in_call")
         status = await eventually(lambda: everyone_seen(room, len(PEOPLE)), 60)
-        assert status["display"]["state"] == "ok" and status["display"]["mode"] == "1280x720@30"
+        assert status["display"]["state"] == "ok"
+        assert status["display"]["mode"] == "1280x720@30"
 
         # where the tiles are, in the order the participants came
         expected = scene(View("in_call", participants=tuple(
@@ -118,7 +120,8 @@ async def test_without_a_display_nothing_is_composed(
         status = await eventually(lambda: everyone_seen_any(room), 30)
         assert "display" not in status["peripherals"]  # no screen is no fault
         assert status["display"]["state"] == "missing"
-        assert status["display"]["composed"] == 0 and status["display"]["shown"] == 0
+        assert status["display"]["composed"] == 0
+        assert status["display"]["shown"] == 0
         done = await kiosk_cli(room.kiosk.env, "display", "--png", str(tmp_path / "x.png"))
         assert done.returncode == 1
         assert "no display" in done.stderr

@@ -107,7 +107,8 @@ async def test_fbdev_of_an_unusable_depth_says_so(tmp_path: Path) -> None:
 @pytest.fixture
 def pykms() -> ModuleType:
     spec = importlib.util.spec_from_file_location("pykms_standin", STANDIN)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -167,7 +168,8 @@ async def test_fake_display_keeps_the_latest_frame_and_takes_faults() -> None:
     await display.start()
     frame = composed(320, 180)
     display.show(frame)
-    assert display.latest is not None and np.array_equal(display.latest, frame)
+    assert display.latest is not None
+    assert np.array_equal(display.latest, frame)
     with pytest.raises(ValueError, match="on a 320x180@30 screen"):
         display.show(composed(64, 64))
     display.faults.unplug()

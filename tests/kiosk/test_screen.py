@@ -29,12 +29,17 @@ def test_tiles_fill_the_area_without_overlap_in_reading_order(count: int) -> Non
     tiles = grid(count, area, gap=12, caption_height=40)
     assert len(tiles) == count
     columns, rows = grid_shape(count)
-    assert columns * rows >= count and columns >= rows
+    assert columns * rows >= count
+    assert columns >= rows
     for tile in tiles:
-        assert area.x <= tile.video.x and tile.video.right <= area.right
-        assert area.y <= tile.video.y and tile.caption.bottom <= area.bottom
-        assert tile.caption.y == tile.video.bottom and tile.caption.width == tile.video.width
-        assert tile.video.width % 2 == 0 and tile.video.height % 2 == 0
+        assert area.x <= tile.video.x
+        assert tile.video.right <= area.right
+        assert area.y <= tile.video.y
+        assert tile.caption.bottom <= area.bottom
+        assert tile.caption.y == tile.video.bottom
+        assert tile.caption.width == tile.video.width
+        assert tile.video.width % 2 == 0
+        assert tile.video.height % 2 == 0
     for a in range(count):
         for b in range(a + 1, count):
             ta, tb = tiles[a].video, tiles[b].video
@@ -47,8 +52,10 @@ def test_tiles_fill_the_area_without_overlap_in_reading_order(count: int) -> Non
 
 def test_a_picture_keeps_its_shape_inside_its_tile() -> None:
     placed = fit(640, 480, Rect(0, 0, 400, 200))
-    assert placed.height == 200 and placed.width in (266, 266 - 1, 264)
-    assert placed.x > 0 and placed.y == 0
+    assert placed.height == 200
+    assert placed.width in (266, 266 - 1, 264)
+    assert placed.x > 0
+    assert placed.y == 0
 
 
 def test_the_idle_screen_says_who_what_and_how_many_wait() -> None:
@@ -58,7 +65,8 @@ def test_the_idle_screen_says_who_what_and_how_many_wait() -> None:
     assert said[:1] == ["Exam room 2"]
     assert "Clinic unreachable: calls go over the local network" in said
     assert "10:30" in said
-    assert "1   Join Meeting room 1" in said and "3   Leave the call" in said
+    assert "1   Join Meeting room 1" in said
+    assert "3   Leave the call" in said
     assert "2 patients are waiting" in said
     assert "Nobody is waiting" in words(scene(View("idle", waiting=0), 1280, 720))
 
@@ -71,10 +79,12 @@ def test_joining_failing_not_enrolled_and_identify_in_plain_words() -> None:
     assert failed == ["Could not join", "the clinic is unreachable"]
     enrol = words(scene(View("not_enrolled", serial="abc123", enroll_hint=("go to /admin",)),
                         1280, 720))  # fmt: skip
-    assert "This box is not enrolled yet" in enrol and "Serial number: abc123" in enrol
+    assert "This box is not enrolled yet" in enrol
+    assert "Serial number: abc123" in enrol
     assert "go to /admin" in enrol
     shown = scene(View("in_call", box_name="Exam room 2", identify=True), 1280, 720)
-    assert words(shown) == ["Exam room 2"] and not shown.pictures
+    assert words(shown) == ["Exam room 2"]
+    assert not shown.pictures
 
 
 def test_a_call_shows_every_participant_named_with_badges_and_the_box_small() -> None:
@@ -91,7 +101,8 @@ def test_a_call_shows_every_participant_named_with_badges_and_the_box_small() ->
     assert [p.key for p in drawn.pictures] == ["a", "b", SELF]
     own = drawn.pictures[-1].rect
     tiles = [p.rect for p in drawn.pictures[:-1]]
-    assert own.width * 4 < 1280 and all(own.width < t.width for t in tiles)
+    assert own.width * 4 < 1280
+    assert all(own.width < t.width for t in tiles)
     no_camera = scene(View("in_call", participants=people, camera_off=True), 1280, 720)
     assert SELF not in [p.key for p in no_camera.pictures]
     assert "You: Camera off" in words(no_camera)
@@ -108,7 +119,8 @@ def test_pictures_are_drawn_again_only_when_a_new_one_came() -> None:
     assert pictures == 2
     centre = {p.key: (p.rect.y + p.rect.height // 2, p.rect.x + p.rect.width // 2)
               for p in drawn.pictures}  # fmt: skip
-    assert composer.canvas[centre["a"]][2] > 200 and composer.canvas[centre["b"]][1] > 200
+    assert composer.canvas[centre["a"]][2] > 200
+    assert composer.canvas[centre["b"]][1] > 200
     assert not composer.stale(drawn, frames)
     assert not composer.compose(drawn, frames)  # nothing new: nothing drawn
     frames["b"] = solid((20, 20, 230))
@@ -141,5 +153,8 @@ def test_a_picture_of_any_size_is_fitted_in_its_tile() -> None:
     tile = next(p for p in drawn.pictures if p.key == "a")
     assert isinstance(tile, Picture)
     composer.compose(drawn, {"a": solid((250, 250, 0), 320, 240)})
-    middle = composer.canvas[tile.rect.y + tile.rect.height // 2, tile.rect.x + tile.rect.width // 2]
-    assert middle[1] > 200 and middle[2] > 200 and middle[0] < 60
+    rect = tile.rect
+    middle = composer.canvas[rect.y + rect.height // 2, rect.x + rect.width // 2]
+    assert middle[1] > 200
+    assert middle[2] > 200
+    assert middle[0] < 60

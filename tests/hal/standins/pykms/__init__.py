@@ -26,6 +26,7 @@ class PixelFormat(enum.Enum):
 # ---- the display's side: what `hal/pi/kms.py` uses, recording what it is asked -------
 # A test sets SCREEN before opening and reads Card.last afterwards.
 
+import contextlib  # noqa: E402
 import os  # noqa: E402
 
 SCREEN: dict[str, object] = {"connected": True, "modes": [(1920, 1080, 60), (1280, 720, 60)]}
@@ -111,10 +112,8 @@ class Card:
 
     def __del__(self) -> None:
         for fd in (self.fd, self._write):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
     def read_events(self) -> list[Event]:
         os.read(self.fd, 64)
