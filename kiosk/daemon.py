@@ -334,6 +334,7 @@ class Daemon:
             "mode": str(mode) if mode else None,
             "composed": self.screen.composed if self.screen else 0,
             "shown": self.screen.shown if self.screen else 0,
+            "latency_ms": self.screen.latency_ms() if self.screen else None,
         }
 
     def storage_problem(self) -> dict[str, str] | None:

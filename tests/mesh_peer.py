@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 from collections import Counter, deque
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -37,7 +38,9 @@ class MeshPeer:
         colour: tuple[int, int, int] | None = None,
         microphone: str = "tone:660",
         size: tuple[int, int] = (320, 240),
+        offer_to: Callable[[dict[str, Any]], bool] | None = None,
     ) -> None:
+        self.offer_to = offer_to  # of those in the room at join, whom to call (default all)
         self.send_media = send
         self.relay_only = relay_only  # ICE through the TURN server only, as behind a strict NAT
         self.session = session
@@ -91,6 +94,8 @@ class MeshPeer:
             self.peer_id = answer["peer_id"]
             self.ice_servers = answer["ice_servers"]
             for peer in answer["peers"]:
+                if self.offer_to is not None and not self.offer_to(peer):
+                    continue
                 pc = self._peer_connection(peer["peer_id"])
                 await pc.setLocalDescription(await pc.createOffer())
                 await self.send(

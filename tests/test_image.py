@@ -33,3 +33,5 @@ def test_script_passes_shellcheck_and_stops_on_errors(script: Path) -> None:
 def test_the_stage_installs_python_venv_and_picamera2_from_the_os() -> None:
     packages = (IMAGE / "stage-kiosk/00-kiosk/00-packages").read_text().split()
     assert {"python3-venv", "python3-picamera2"} <= set(packages)
+    # the room's screen: KMS from the OS (picamera2's preview uses it too) and its font
+    assert {"python3-kms++", "fonts-dejavu-core"} <= set(packages)

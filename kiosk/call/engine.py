@@ -51,7 +51,9 @@ class Call:
         camera_enabled: bool,
         echo: EchoCanceller,
         rejoin: Rejoin | None = None,
+        on_picture: Callable[[], None] | None = None,
     ) -> None:
+        self._on_picture = on_picture
         self.room_id = str(joined["room_id"])
         self.room_name = self.room_id  # its name, where the grant said it
         self.started = time.monotonic()
@@ -117,6 +119,7 @@ class Call:
             self.audio.subscribe(),
             self.mixer,
             self._codec,
+            self._on_picture,
         )
         self.links[link.peer_id] = link
         if link.peer_id not in self.order:
@@ -286,6 +289,7 @@ class CallEngine:
         self.camera_enabled = True
         self.echo = EchoCanceller(noise_suppression)
         self.room_names: dict[str, str] = {}  # room id -> name, as join grants said
+        self.on_picture: Callable[[], None] | None = None  # any participant's new picture
 
     def http(self) -> aiohttp.ClientSession:
         """The session for the clinic's API and signalling, kept while the daemon runs."""
@@ -321,6 +325,7 @@ class CallEngine:
             self.camera_enabled,
             self.echo,
             rejoin,
+            self.on_picture,
         )
         room_name = str(grant.get("room_name") or "")
         if room_name:

@@ -46,8 +46,10 @@ class PeerLink:
         audio: MediaStreamTrack,
         mixer: Mixer,
         preferred_codec: str,
+        on_picture: Callable[[], None] | None = None,
     ) -> None:
         self.peer_id, self.name, self.role = peer_id, name, role
+        self._on_picture = on_picture  # a decoded picture came (the room's screen wakes)
         self.pc = RTCPeerConnection(rtc_configuration(ice_servers))
         self.video_frames = 0
         self.audio_frames = 0
@@ -146,6 +148,8 @@ class PeerLink:
                 else:
                     self.video_frames += 1
                     self.latest_video, self.video_at = frame, self.last_heard  # type: ignore[assignment]
+                    if self._on_picture is not None:
+                        self._on_picture()
 
     def muted(self, now: float) -> bool:
         """Sending silence or no sound at all (a muted or missing microphone)."""

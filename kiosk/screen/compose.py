@@ -38,6 +38,9 @@ class Composer:
         self._drawn: dict[str, tuple[av.VideoFrame, Rect]] = {}
         self._scalers: dict[str, VideoReformatter] = {}
         self.pictures_drawn = 0
+        self.last_drawn: list[str] = []  # the pictures the last compose drew
+        self._painted: dict[int, Rect] = {}  # where each label (by its index) was drawn
+        self.full_redraws = 0
 
     def stale(self, scene: Scene, frames: Mapping[str, av.VideoFrame]) -> bool:
         """Whether ``compose`` would change anything."""
@@ -55,11 +58,15 @@ class Composer:
         """Bring the canvas up to ``scene`` and ``frames`` (peer id -> latest picture);
         whether anything changed."""
         changed = False
+        self.last_drawn = []
         if scene.items != self._items:
-            for item in scene.items:
-                self._draw(item)
+            if not self._relabel(scene):
+                self.full_redraws += 1
+                self._painted.clear()
+                for index, item in enumerate(scene.items):
+                    self._draw(index, item)
+                self._drawn.clear()
             self._items = scene.items
-            self._drawn.clear()
             changed = True
         again = False  # a picture drawn over a later one (the self view) hides it
         for picture in scene.pictures:
@@ -71,12 +78,47 @@ class Composer:
                 continue
             self._picture(picture.key, frame, picture.rect, drawn)
             self._drawn[picture.key] = (frame, picture.rect)
+            self.last_drawn.append(picture.key)
             changed = again = True
         for key in set(self._scalers) - {p.key for p in scene.pictures}:
             del self._scalers[key]
         return changed
 
-    def _draw(self, item: object) -> None:
+    def _relabel(self, scene: Scene) -> bool:
+        """Where only words changed (a call's duration, a badge), erase and draw just
+        those; False when anything else changed (then everything is drawn again)."""
+        old = self._items
+        if old is None or len(old) != len(scene.items):
+            return False
+        changed = [i for i, (a, b) in enumerate(zip(old, scene.items, strict=True)) if a != b]
+        if not all(isinstance(scene.items[i], Label) and isinstance(old[i], Label)
+                   for i in changed):  # fmt: skip
+            return False
+        for index in changed:
+            label = scene.items[index]
+            assert isinstance(label, Label)
+            backdrop = next(
+                (item.colour for item in reversed(scene.items[:index])
+                 if isinstance(item, Fill) and _inside(label.x, label.y, item.rect)),
+                None,
+            )  # fmt: skip
+            painted = self._painted.get(index)
+            if backdrop is None:
+                return False
+            if painted is not None and any(
+                _overlap(painted, other) for i, other in self._painted.items() if i != index
+            ):
+                return False  # erasing it would take a neighbour's letters too
+            self._painted.pop(index, None)
+            if painted is not None:
+                self.canvas[painted.y : painted.bottom, painted.x : painted.right] = bgrx(backdrop)
+                for key, (_, rect) in list(self._drawn.items()):
+                    if _overlap(rect, painted):
+                        del self._drawn[key]  # drawn again below
+            self._draw(index, label)
+        return True
+
+    def _draw(self, index: int, item: object) -> None:
         match item:
             case Fill(rect, colour):
                 self.canvas[rect.y : rect.bottom, rect.x : rect.right] = bgrx(colour)
@@ -89,6 +131,10 @@ class Composer:
                 elif anchor == "right":
                     x -= mask.shape[1]
                 blend(self.canvas, mask, x, y, bgrx(colour)[:3])
+                height, width = self.canvas.shape[:2]
+                left, top = max(0, x), max(0, y)
+                right, bottom = min(width, x + mask.shape[1]), min(height, y + mask.shape[0])
+                self._painted[index] = Rect(left, top, max(0, right - left), max(0, bottom - top))
 
     def _picture(
         self, key: str, frame: av.VideoFrame, box: Rect, drawn: tuple[av.VideoFrame, Rect] | None
@@ -107,3 +153,11 @@ class Composer:
         )
         self.canvas[place.y : place.bottom, place.x : place.right] = scaled.to_ndarray()
         self.pictures_drawn += 1
+
+
+def _inside(x: int, y: int, rect: Rect) -> bool:
+    return rect.x <= x < rect.right and rect.y <= y < rect.bottom
+
+
+def _overlap(a: Rect, b: Rect) -> bool:
+    return a.x < b.right and b.x < a.right and a.y < b.bottom and b.y < a.bottom

@@ -5,9 +5,12 @@ shown. A box without a screen never composes anything."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
+import statistics
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,6 +31,7 @@ log = logging.getLogger(__name__)
 
 MAX_FPS = 30.0  # pictures never come faster: a 60 Hz screen is composed at most 30 times
 NO_SCREEN_POLL_S = 1.0
+TICK_S = 1.0  # with nothing new, the view is looked at again after this long
 PAUSED_AFTER_S = 2.5  # no new picture this long: marked, and the old one not shown
 
 ENROLL_HINT = (
@@ -94,6 +98,9 @@ class Screen:
         self.composed = 0  # times the compose path ran (never, without a screen)
         self.shown = 0  # frames put on the screen
         self._failure: str | None = None
+        # seconds from a participant's picture decoded to its frame on the screen
+        self.latencies: deque[float] = deque(maxlen=3000)
+        self._arrived: dict[str, float] = {}
 
     def view(self, now: float) -> tuple[View, dict[str, av.VideoFrame]]:
         """What the screen should show now, and the pictures it needs (peer id -> frame)."""
@@ -110,6 +117,7 @@ class Screen:
         else:
             connection = Connection.UNREACHABLE
         frames: dict[str, av.VideoFrame] = {}
+        self._arrived = {}
         participants = []
         if call is not None and c.state.value == "in_call":
             for peer_id in call.order:
@@ -123,6 +131,7 @@ class Screen:
                 else:
                     video = Video.LIVE
                     frames[peer_id] = link.latest_video
+                    self._arrived[peer_id] = link.video_at
                 participants.append(Participant(peer_id, link.name, link.muted(now), video))
             own = call.video.latest
             if own is not None:
@@ -148,8 +157,14 @@ class Screen:
         return view, frames
 
     async def run(self) -> None:
-        """Until cancelled."""
+        """Until cancelled. Wakes for a new picture, an event of the daemon, or a second
+        (the clock, a call's duration, a picture that stopped); composes at most at the
+        display's rate."""
         loop = asyncio.get_running_loop()
+        wake = asyncio.Event()
+        self._daemon.observe(wake.set)
+        self._daemon.engine.on_picture = wake.set
+        last = 0.0
         try:
             while True:
                 mode = self._display.mode
@@ -160,15 +175,25 @@ class Screen:
                 if self._composer is None or self._composer.mode != mode:
                     log.info("screen %s", mode)
                     self._composer = Composer(mode)
+                wake.clear()
                 view, frames = self.view(time.monotonic())
                 drawn = scene(view, mode.width, mode.height)
                 if self._composer.stale(drawn, frames):
-                    await loop.run_in_executor(self._pool, self._show, drawn, frames)
-                await asyncio.sleep(1 / min(mode.refresh_hz, MAX_FPS))
+                    arrived = self._arrived
+                    last = time.monotonic()
+                    await loop.run_in_executor(self._pool, self._show, drawn, frames, arrived)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), TICK_S)
+                pause = last + 1 / min(mode.refresh_hz, MAX_FPS) - time.monotonic()
+                if pause > 0:
+                    await asyncio.sleep(pause)
         finally:
+            self._daemon.engine.on_picture = None
             self._pool.shutdown(wait=True)
 
-    def _show(self, drawn: Scene, frames: dict[str, av.VideoFrame]) -> None:
+    def _show(
+        self, drawn: Scene, frames: dict[str, av.VideoFrame], arrived: dict[str, float]
+    ) -> None:
         composer = self._composer
         if composer is None:
             return
@@ -183,6 +208,21 @@ class Screen:
             return
         self._failure = None
         self.shown += 1
+        done = time.monotonic()
+        for key in composer.last_drawn:
+            if key in arrived:
+                self.latencies.append(done - arrived[key])
+
+    def latency_ms(self) -> dict[str, float] | None:
+        """Decoded picture -> on the screen: median and 95th percentile, in ms."""
+        if len(self.latencies) < 2:
+            return None
+        cuts = statistics.quantiles(self.latencies, n=20)
+        return {
+            "median": round(statistics.median(self.latencies) * 1000, 1),
+            "p95": round(cuts[-1] * 1000, 1),
+            "count": len(self.latencies),
+        }
 
     async def png(self) -> bytes | None:
         """What the screen shows now, as a PNG; None without a screen."""

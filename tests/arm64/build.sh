@@ -26,7 +26,7 @@ fi
 update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || update-binfmts --display qemu-aarch64 | grep -q enabled
 
 # what the image stage installs, less what only Raspberry Pi OS has, and a bootable system
-mapfile -t stage_packages < <(grep -v -x -e python3-picamera2 -e python3-lgpio -e '' "${repo}/image/stage-kiosk/00-kiosk/00-packages")
+mapfile -t stage_packages < <(grep -v -x -e python3-picamera2 -e python3-lgpio -e python3-kms++ -e fonts-dejavu-core -e '' "${repo}/image/stage-kiosk/00-kiosk/00-packages")
 packages=$(printf '%s\n' systemd systemd-sysv udev kmod dbus linux-image-arm64 python3 \
 	python3-venv python3-dev gcc libc6-dev pkg-config libasound2-dev libsystemd-dev \
 	ca-certificates "${stage_packages[@]}" | sort -u | paste -sd,)

@@ -4,9 +4,11 @@ real clinic service, the screen read back with `kiosk display --png`."""
 from __future__ import annotations
 
 import io
+import socket
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
@@ -131,3 +133,34 @@ async def test_without_a_display_nothing_is_composed(
 async def everyone_seen_any(room: Room) -> dict[str, Any] | None:
     status = await room.status()
     return status if any(p["video_frames_received"] > 30 for p in status["peers"]) else None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_a_tester_watches_the_screen_live_in_a_browser_page(
+    clinic_server: ClinicServer, clinic: ClinicFixture, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {**SCREEN, "KIOSK_DISPLAY_PREVIEW_PORT": str(port)}
+    async with make_room(clinic_server, clinic, tmp_path, env=env) as room:
+        await eventually(lambda: shown_once(room), 20)
+        base = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as session:
+            async with session.get(base + "/") as page:
+                assert page.status == 200
+                assert '<img src="/stream"' in await page.text()
+            async with session.get(base + "/stream") as stream:
+                assert stream.headers["Content-Type"].startswith("multipart/x-mixed-replace")
+                head = await stream.content.readuntil(b"\r\n\r\n")
+                length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+                image = Image.open(io.BytesIO(await stream.content.readexactly(length)))
+                assert image.format == "JPEG"
+                assert image.size == (1280, 720)
+
+
+async def shown_once(room: Room) -> bool:
+    return bool((await room.status())["display"]["shown"])

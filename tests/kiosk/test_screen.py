@@ -131,8 +131,13 @@ def test_pictures_are_drawn_again_only_when_a_new_one_came() -> None:
     assert composer.canvas[centre["b"]][0] > 200  # blue now
     # a second later: the words change, the pictures come back over them
     later = scene(View("in_call", room="R", participants=people, duration="0:02"), 1280, 720)
+    redraws = composer.full_redraws
     assert composer.compose(later, frames)
     assert composer.glyphs.rendered == texts + 1  # "0:02", once
+    assert composer.full_redraws == redraws  # only the duration's place drawn again
+    fresh = Composer(DisplayMode(1280, 720, 30))
+    fresh.compose(later, frames)
+    assert np.array_equal(fresh.canvas, composer.canvas)  # as if drawn from nothing
     assert composer.canvas[centre["a"]][2] > 200
 
 

@@ -13,7 +13,7 @@ repo="$(cd "${here}/../.." && pwd)"
 suite="$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")"
 
 # what the stage installs, less what only Raspberry Pi OS has
-stage_packages=$(grep -v -x -e python3-picamera2 -e python3-lgpio -e '' "${repo}/image/stage-kiosk/00-kiosk/00-packages" | paste -sd,)
+stage_packages=$(grep -v -x -e python3-picamera2 -e python3-lgpio -e python3-kms++ -e fonts-dejavu-core -e '' "${repo}/image/stage-kiosk/00-kiosk/00-packages" | paste -sd,)
 packages="systemd,systemd-sysv,dbus,python3,ca-certificates,${stage_packages}"
 stamp="${suite} ${packages}"
 if [ "$(cat "${cache}/root.stamp" 2>/dev/null)" != "${stamp}" ]; then
