@@ -11,7 +11,6 @@ box, and the project's seam must say so.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -22,42 +21,19 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
+from tests.hal.picamera2_site import install
+
 STANDINS = Path(__file__).parent / "standins"
-# picamera2 0.3.x as Raspberry Pi OS bookworm ships it, and what its import pulls in, at
-# the versions built against numpy 1 (simplejpeg 1.6.6 is the one whose wheel predates
-# numpy 2, as the OS's package does)
-PACKAGES = (
-    "picamera2==0.3.38",
-    "simplejpeg==1.6.6",
-    "pillow==9.4.0",
-    "piexif==1.1.3",
-    "pidng==4.0.9",
-    "videodev2==0.0.4",
-    "python-prctl==1.8.1",  # built from source: needs libcap-dev
-)
 
 
 @pytest.fixture(scope="session")
-def os_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The packages above, installed once per machine (pip, no dependencies: numpy and av
-    are the venv's)."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "clinic-kiosk"
-    key = hashlib.sha256(" ".join(PACKAGES).encode()).hexdigest()[:12]
-    site = cache / f"picamera2-site-{key}"
-    if not (site / ".complete").exists():
-        partial = tmp_path_factory.mktemp("picamera2-site")
-        done = subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target",
-             str(partial), *PACKAGES],
-            capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
-        if done.returncode != 0:
-            pytest.fail(f"cannot install {PACKAGES} (libcap-dev?): {done.stderr[-2000:]}")
-        site.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["rm", "-rf", str(site)], check=True)
-        partial.rename(site)
-        (site / ".complete").touch()
-    return site
+def os_site() -> Path:
+    """The packages of `picamera2_site`, installed once per machine (`./dev test` does it
+    before the tests, which have no network)."""
+    try:
+        return install()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 PROBE = """
