@@ -81,6 +81,7 @@ class ConfigApplied:
 
     buttons: Mapping[int, ButtonAction]
     auto_leave_minutes: float = 120
+    chime: bool = False  # a soft chime when a patient arrives in an empty waiting area
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +207,11 @@ class SetCamera:
 
 
 @dataclass(frozen=True, slots=True)
+class PlayChime:
+    """A soft chime through the speaker: someone has come to the waiting area."""
+
+
+@dataclass(frozen=True, slots=True)
 class StartTimer:
     name: str
     seconds: float
@@ -233,6 +239,7 @@ Command = (
     | StartTimer
     | CancelTimer
     | CommandResult
+    | PlayChime
 )
 
 
@@ -258,6 +265,7 @@ class Controller:
     rejected: bool = False
     identify: bool = False
     waiting: int | None = None  # patients waiting, as the clinic last said (None: unknown)
+    chime: bool = False
     last_error: str | None = None
     transitions: list[Transition] = field(default_factory=list)
     _pending: JoinRoom | JoinNextPatient | None = None
@@ -335,6 +343,9 @@ class Controller:
                 self.identify = True
                 self._emit(StartTimer("identify", IDENTIFY_SECONDS))
             case PatientsWaiting(count):
+                # the first arrival in an empty waiting area (not the count told at start)
+                if self.chime and self.waiting == 0 and count > 0 and self._state is State.IDLE:
+                    self._emit(PlayChime())
                 self.waiting = count
             case NobodyWaiting():
                 self._expect(event, State.JOINING)
@@ -347,6 +358,7 @@ class Controller:
 
     def _on_config(self, event: ConfigApplied) -> None:
         self.buttons = dict(event.buttons)
+        self.chime = event.chime
         self.auto_leave_minutes = event.auto_leave_minutes
         if self._state is State.NOT_ENROLLED:
             self._set_state(State.IDLE, "device config applied")

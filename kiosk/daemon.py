@@ -10,8 +10,9 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from hal import ButtonKind, Hal, HealthState
+from hal import ButtonKind, Hal, HalError, HealthState
 from kiosk.call.engine import CallEngine
+from kiosk.chime import FRAME_S, chime_frames
 from kiosk.config import Settings
 from kiosk.controller import (
     ButtonPressed,
@@ -28,6 +29,7 @@ from kiosk.controller import (
     LeaveFinished,
     NobodyWaiting,
     PeripheralsChanged,
+    PlayChime,
     RemoteCommand,
     SetCamera,
     SetMicrophone,
@@ -79,6 +81,8 @@ class Daemon:
         self.signalling = SignallingMode()
         self._call_route: Route | None = None
         self._call_work: asyncio.Task[None] | None = None
+        self._chime: asyncio.Task[None] | None = None
+        self.chimes = 0  # chimes played (status)
         # set by a signal (in `kiosk run`) or by the daemon itself (a restart command)
         self.stopped = stopped or asyncio.Event()
         self.exit_code = 0
@@ -156,6 +160,9 @@ class Daemon:
             case SetCamera(enabled):
                 log.info("camera %s", "on" if enabled else "off (privacy)")
                 self.engine.set_camera(enabled)
+            case PlayChime():
+                if self._chime is None or self._chime.done():
+                    self._chime = asyncio.create_task(self._play_chime(), name="chime")
             case CommandResult(command_id, ok, message):
                 log.info("command %s: %s %s", command_id, "ok" if ok else "failed", message or "")
                 future = self._results.get(command_id)
@@ -282,8 +289,26 @@ class Daemon:
         self.refresh_signalling("call ended")
         self.dispatch(LeaveFinished())
 
+    async def _play_chime(self) -> None:
+        """A patient arrived: the chime, unless the speaker is broken or a call began."""
+        log.info("a patient is waiting: chime")
+        began = time.monotonic()
+        try:
+            for index, frame in enumerate(chime_frames()):
+                if self.engine.call is not None:
+                    return  # the call has the speaker now
+                await self.hal.speaker.play(frame)
+                # in real time, as the mixer plays: the speaker's queue is short
+                await asyncio.sleep(max(0.0, began + (index + 1) * FRAME_S - time.monotonic()))
+        except HalError as exc:
+            log.warning("chime: %s", exc)
+            return
+        self.chimes += 1
+
     async def close(self) -> None:
         """Release the call and everything it holds (shut-down)."""
+        if self._chime is not None:
+            self._chime.cancel()
         if self._call_work is not None:
             self._call_work.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -406,6 +431,7 @@ class Daemon:
             "video_encoders": self.engine.video_status(),
             "display": self._display_status(),
             "waiting": c.waiting,  # patients in the clinic's waiting area (None: not told)
+            "chimes": self.chimes,
             "muted": c.muted,
             "camera_off": c.camera_off,
             "leds": {name: str(mode) for name, mode in self.hal.leds.state().items()},

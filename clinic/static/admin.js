@@ -109,6 +109,10 @@ function edit(device) {
     el("input", { name: "min-bitrate", id: "field-min-bitrate", type: "number", min: "100", max: "8000",
                   value: String(v.min_bitrate_kbps ?? 150) }),
     el("span", { class: "field-error", id: "error-video", role: "alert" }),
+    el("p", {}, el("input", { name: "chime", id: "field-chime", type: "checkbox",
+                              ...(config.waiting?.chime ? { checked: "" } : {}) }), " ",
+      el("label", { for: "field-chime", class: "inline" },
+         "Chime on the box's speaker when a patient arrives in an empty waiting area")),
     el("p", {}, el("button", { type: "submit", id: "save-config" }, "Save"), " ",
       el("span", { class: "muted", id: "saved" })));
   form.addEventListener("submit", (e) => { e.preventDefault(); save(device, form); });
@@ -169,7 +173,8 @@ async function save(device, form) {
   const [width, height] = data.get("size").split("x").map(Number);
   const config = { ...device.config, buttons,
     video: { ...device.config.video, width, height, fps: Number(data.get("fps")), codec: data.get("codec"),
-             max_bitrate_kbps: Number(data.get("bitrate")), min_bitrate_kbps: Number(data.get("min-bitrate")) } };
+             max_bitrate_kbps: Number(data.get("bitrate")), min_bitrate_kbps: Number(data.get("min-bitrate")) },
+    waiting: { ...device.config.waiting, chime: data.get("chime") === "on" } };
   for (const old of form.querySelectorAll(".field-error")) old.textContent = "";
   error.textContent = "";
   try {

@@ -47,7 +47,9 @@ def controller_event(config: DeviceConfig) -> ConfigApplied:
         int(number): ButtonAction(Action(button.action), button.room_id)
         for number, button in config.buttons.items()
     }
-    return ConfigApplied(buttons, auto_leave_minutes=config.auto_leave_minutes)
+    return ConfigApplied(
+        buttons, auto_leave_minutes=config.auto_leave_minutes, chime=config.waiting.chime
+    )
 
 
 class Manager:

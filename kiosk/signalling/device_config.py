@@ -56,6 +56,12 @@ class FallbackConfig(_Part):
     port: int = Field(8765, ge=1024, le=65535)
 
 
+class WaitingConfig(_Part):
+    # a soft chime through the box's speaker when a patient arrives in an empty waiting
+    # area while the box is idle
+    chime: bool = False
+
+
 class DeviceConfig(_Part):
     name: str = Field(min_length=1, max_length=100)
     buttons: dict[str, ButtonConfig] = Field(default_factory=dict)
@@ -64,6 +70,7 @@ class DeviceConfig(_Part):
     auto_leave_minutes: int = Field(120, ge=1, le=720)
     heartbeat_seconds: int = Field(15, ge=2, le=300)
     fallback: FallbackConfig = FallbackConfig()
+    waiting: WaitingConfig = WaitingConfig()
 
     @field_validator("buttons")
     @classmethod

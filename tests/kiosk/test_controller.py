@@ -23,6 +23,7 @@ from kiosk.controller import (
     LeaveFinished,
     NobodyWaiting,
     PatientsWaiting,
+    PlayChime,
     PeripheralsChanged,
     RemoteCommand,
     SetCamera,
@@ -299,3 +300,19 @@ def test_answering_with_nobody_waiting_blinks_and_stays_idle() -> None:
     assert c.leds()["error"] == blink(8)
     assert c.transitions[-1].cause == "nobody is waiting"
     assert c.last_error == "nobody is waiting"
+
+
+def test_a_chime_when_a_patient_arrives_in_an_empty_waiting_area_if_the_admin_wants() -> None:
+    c = Controller()
+    c.start()
+    c.handle(ConfigApplied(BUTTONS, chime=True))
+    assert PlayChime() not in c.handle(PatientsWaiting(1))  # told at start: no arrival
+    c.handle(PatientsWaiting(0))
+    assert PlayChime() in c.handle(PatientsWaiting(1))  # the first to arrive
+    assert PlayChime() not in c.handle(PatientsWaiting(2))  # someone waits already
+    c.handle(PatientsWaiting(0))
+    c.handle(ButtonPressed(1))
+    assert PlayChime() not in c.handle(PatientsWaiting(1))  # busy joining: no chime
+    quiet = enrolled()  # the default: no chime
+    quiet.handle(PatientsWaiting(0))
+    assert PlayChime() not in quiet.handle(PatientsWaiting(1))

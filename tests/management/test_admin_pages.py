@@ -73,6 +73,8 @@ async def test_admin_adds_a_device_maps_a_button_and_sees_it_online(
             )
             await page.select_option("select[name=action-2]", "")
             await page.fill("input[name=min-bitrate]", "300")
+            await page.check("#field-chime")  # labelled: found by its words too
+            assert await page.get_by_label("Chime on the box's speaker").is_checked()
             await page.click("#save-config")
             await page.wait_for_selector("#saved:has-text('version 2')")
             for field in ("#error-button-2", "#error-video", "#error"):
@@ -80,8 +82,10 @@ async def test_admin_adds_a_device_maps_a_button_and_sees_it_online(
             devices = await clinic_server.ok(
                 "GET", f"/clinics/{clinic.clinic_id}/devices", clinic.admin.token
             )
-            video = next(d for d in devices if d["name"] == "Exam room 3")["config"]["video"]
+            saved = next(d for d in devices if d["name"] == "Exam room 3")["config"]
+            video = saved["video"]
             assert (video["min_bitrate_kbps"], video["max_bitrate_kbps"]) == (300, 1500)
+            assert saved["waiting"] == {"chime": True}
 
             enrolled = await kiosk_cli(kiosk.env, "enroll", code, "--clinic-url", clinic_server.url)
             assert enrolled.returncode == 0, enrolled.stderr
