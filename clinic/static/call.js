@@ -7,6 +7,7 @@ const PING_MS = 3000; // a hub closes a session it has not heard from for 10 s
 const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 4000;
 const STILL_MS = 2500; // no new video frame for this long: the camera is off, or frozen
+const MUTED_MS = 1500; // no sound energy at all for this long: muted, or no microphone
 
 export class Call {
   // `leftText`: said when the last other person left; `audioFallback`: without a camera
@@ -43,17 +44,24 @@ export class Call {
 
   // A remote picture that stopped (a camera turned off, a frozen peer) is marked as such,
   // not left as its last frame.
+  // A muted participant (a browser, or the box) sends digital silence or no sound: their
+  // decoded audio has no energy at all, which a live microphone never has.
   async watchVideo() {
     const now = Date.now();
     for (const entry of this.peers.values()) {
       let frames = 0;
+      let energy = 0;
       (await entry.pc.getStats()).forEach((s) => {
         if (s.type === "inbound-rtp" && s.kind === "video") frames += s.framesDecoded || 0;
+        if (s.type === "inbound-rtp" && s.kind === "audio") energy += s.totalAudioEnergy || 0;
       });
       if (frames !== entry.frames) { entry.frames = frames; entry.movedAt = now; }
-      const still = entry.pc.connectionState === "connected" && now - (entry.movedAt || now) > STILL_MS;
+      if (energy !== entry.energy) { entry.energy = energy; entry.heardAt = now; }
+      const connected = entry.pc.connectionState === "connected";
+      const still = connected && now - (entry.movedAt || now) > STILL_MS;
+      const muted = connected && now - (entry.heardAt || now) > MUTED_MS;
       entry.tile.classList.toggle("still", still);
-      entry.badge.textContent = still ? "Camera off" : "";
+      entry.badge.textContent = [muted && "Muted", still && "Camera off"].filter(Boolean).join(" · ");
     }
   }
 

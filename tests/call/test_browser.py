@@ -26,3 +26,12 @@ async def test_a_browser_guest_sees_and_hears_the_kiosk(room: Room) -> None:
 
         await eventually(receiving)  # and the kiosk receives the browser's fake camera
         assert (await room.status())["peers"][0]["name"] == "Browser Guest"
+
+        # the box muted with its button: the guest's tile of the box says so, and no more
+        # once it is live again
+        badge = ".tile:not(.self) .badge"
+        await guest.wait_for_selector(f"{badge}:empty", state="attached")
+        await room.kiosk.press(4)
+        await guest.wait_for_selector(f"{badge}:has-text('Muted')")
+        await room.kiosk.press(4)
+        await guest.wait_for_selector(f"{badge}:empty", state="attached")

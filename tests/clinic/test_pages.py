@@ -172,13 +172,17 @@ async def test_the_call_view_says_where_who_and_what_each_button_does(
         await wait_for_video(clinician)
 
         # the labels say what the next press does
+        await guest.wait_for_selector(".tile:not(.self) .badge:empty", state="attached")
         await clinician.click("#mute")
         assert await clinician.text_content("#mute") == "Unmute"
+        # the guest sees the clinician muted (their sound is digital silence now)
+        await guest.wait_for_selector(".tile:not(.self) .badge:has-text('Muted')")
         await clinician.click("#camera")
         assert await clinician.text_content("#camera") == "Start camera"
         # the guest sees the clinician's picture stop, marked as such, not a frozen frame
         await guest.wait_for_selector(".tile:not(.self) .badge:has-text('Camera off')")
         await clinician.click("#camera")
+        await clinician.click("#mute")
         await guest.wait_for_selector(".tile:not(.self) .badge:empty", state="attached")
         # your own picture is the small one
         own = await clinician.locator(".tile.self").bounding_box()
