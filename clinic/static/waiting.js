@@ -30,6 +30,28 @@ function row(p) {
     el("td", {}, busy ? "" : el("button", { class: "join", onclick: () => join(p) }, "Join")));
 }
 
+// the choice is kept for this browser; a sound needs a click on the page first (autoplay)
+const sound = document.getElementById("arrival-sound");
+sound.checked = localStorage.getItem("arrivalSound") === "on";
+sound.addEventListener("change", () => localStorage.setItem("arrivalSound", sound.checked ? "on" : "off"));
+
+function ding() {
+  const context = new AudioContext();
+  const gain = context.createGain();
+  gain.connect(context.destination);
+  [[660, 0], [880, 0.18]].forEach(([frequency, at]) => {
+    const note = context.createOscillator();
+    note.frequency.value = frequency;
+    note.connect(gain);
+    note.start(context.currentTime + at);
+    note.stop(context.currentTime + at + 0.25);
+  });
+  gain.gain.setValueAtTime(0.15, context.currentTime);
+  gain.gain.exponentialRampToValueAtTime(0.001, context.currentTime + 0.6);
+  setTimeout(() => context.close(), 1000);
+  window.arrivalSounds = (window.arrivalSounds || 0) + 1;
+}
+
 async function refresh() {
   if (lobby.hidden) return;
   try {
@@ -41,7 +63,10 @@ async function refresh() {
     const arrived = known !== null && waiting.some((p) => !known.has(p.patient_id));
     known = new Set(waiting.map((p) => p.patient_id));
     document.title = waiting.length ? `(${waiting.length}) ${title}` : title;
-    if (arrived) document.getElementById("arrival").textContent = "A patient has arrived.";
+    if (arrived) {
+      document.getElementById("arrival").textContent = "A patient has arrived.";
+      if (sound.checked) ding();
+    }
     error.textContent = "";
   } catch (e) { error.textContent = e.message; }
 }

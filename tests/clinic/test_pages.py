@@ -95,6 +95,7 @@ async def test_a_patient_reloads_keeps_their_place_and_leaves_for_good(
         await log_in(clinician, clinic_server, clinic.member)
         await clinician.goto(clinic_server.url + "/waiting")
         await clinician.wait_for_selector("#empty:visible")
+        await clinician.check("#arrival-sound")  # and a sound, if the clinician wants one
 
         patient = await browser.new_page()
         await patient.goto(f"{clinic_server.url}/enter/{clinic.clinic_id}")
@@ -109,6 +110,7 @@ async def test_a_patient_reloads_keeps_their_place_and_leaves_for_good(
 
         await eventually(titled, 10)
         await clinician.wait_for_selector("#arrival:has-text('A patient has arrived')")
+        assert await clinician.evaluate("window.arrivalSounds") == 1
 
         await patient.reload()
         await patient.wait_for_selector("#call-status:has-text('Keep this page open')")
