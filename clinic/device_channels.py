@@ -59,6 +59,7 @@ class DeviceChannels:
     ) -> None:
         self._sockets: dict[str, web.WebSocketResponse] = {}
         self.alerts = alerts
+        self._storage = storage
         self.waiting = WaitingNews(storage, self._tell_clinic, grace_s, shared)
         self.presence = Presence(storage, share=shared.heard if shared else None)
         self.fallback = FallbackFacts(storage, keys)
@@ -136,7 +137,12 @@ class DeviceChannels:
 
     async def _config_message(self, device: DeviceRecord) -> dict[str, Any]:
         grant = await self.fallback.grant_for(device)
-        return config_message(device.config_version, device.config, grant)
+        buttons = (device.config or {}).get("buttons") or {}
+        wanted = {
+            str(b["room_id"]) for b in buttons.values() if isinstance(b, dict) and b.get("room_id")
+        }
+        names = await self._storage.room_names(wanted)
+        return config_message(device.config_version, device.config, grant, names)
 
     async def _resend_config(self, device_ids: set[str]) -> None:
         for device_id in sorted(device_ids):

@@ -475,6 +475,14 @@ class Storage:
         async with self._engine.connect() as conn:
             return [_room(row) for row in await conn.execute(query)]
 
+    async def room_names(self, room_ids: set[str]) -> dict[str, str]:
+        """Room id -> name, of those of ``room_ids`` that exist (one query)."""
+        if not room_ids:
+            return {}
+        query = sa.select(rooms.c.id, rooms.c.name).where(rooms.c.id.in_(sorted(room_ids)))
+        async with self._engine.connect() as conn:
+            return {row.id: row.name for row in await conn.execute(query)}
+
     async def room(self, room_id: str) -> Room | None:
         async with self._engine.connect() as conn:
             row = (await conn.execute(sa.select(rooms).where(rooms.c.id == room_id))).first()

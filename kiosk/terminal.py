@@ -31,12 +31,16 @@ _DOING = {
 }  # fmt: skip
 
 
-def legend(buttons: Mapping[int, ButtonAction]) -> str:
-    """What each key does, from the admin's button config: "1 join rm_1 · 3 leave"."""
+def legend(buttons: Mapping[int, ButtonAction], names: Mapping[str, str] | None = None) -> str:
+    """What each key does, from the admin's button config: "1 join Meeting room 1 · 3
+    leave" (rooms by name where the clinic said it, else by id)."""
     if not buttons:
         return "keys 1-9 press buttons (none assigned yet)"
+    names = names or {}
     said = [
-        f"{n} join {b.room_id}" if b.action is Action.JOIN else f"{n} {_DOING[b.action]}"
+        f"{n} join {names.get(b.room_id or '', b.room_id)}"
+        if b.action is Action.JOIN
+        else f"{n} {_DOING[b.action]}"
         for n, b in sorted(buttons.items())
     ]
     return " · ".join(said)
@@ -48,6 +52,7 @@ def render(
     room_id: str | None = None,
     waiting: int | None = None,
     buttons: Mapping[int, ButtonAction] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> str:
     parts = []
     for name, mode in leds.items():
@@ -55,9 +60,9 @@ def render(
         if mode.kind is not LedKind.OFF:
             glyph = f"\x1b[{_COLOUR.get(name, '33')}m{glyph}\x1b[0m"
         parts.append(f"{glyph} {name}")
-    where = f" in {room_id}" if room_id else ""
+    where = f" in {(names or {}).get(room_id, room_id)}" if room_id else ""
     queue = f" | {waiting} waiting" if waiting else ""
-    keys = legend(buttons or {})
+    keys = legend(buttons or {}, names)
     return "  ".join(parts) + f"  | {state}{where}{queue} | {keys} | Ctrl-C quits"
 
 
@@ -112,5 +117,12 @@ class Console:
     def _redraw(self) -> None:
         c = self._daemon.controller
         self._status.set_status(
-            render(c.state.value, self._daemon.hal.leds.state(), c.room_id, c.waiting, c.buttons)
+            render(
+                c.state.value,
+                self._daemon.hal.leds.state(),
+                c.room_id,
+                c.waiting,
+                c.buttons,
+                self._daemon.engine.room_names,
+            )
         )

@@ -47,6 +47,9 @@ class ChannelHandler(Protocol):
     def on_waiting(self, count: int) -> None:
         """How many patients wait in the clinic's waiting area (PROTOCOL.md section 6)."""
 
+    def on_room_names(self, names: dict[str, str]) -> None:
+        """The names of the rooms the config's buttons name (room id -> name)."""
+
     def heartbeat(self) -> dict[str, Any]: ...
 
     def heartbeat_seconds(self) -> float: ...
@@ -191,6 +194,11 @@ class ChannelClient:
                 continue
             kind = data.get("type") if isinstance(data, dict) else None
             if kind == "config":
+                names = data.get("room_names")
+                if isinstance(names, dict):
+                    self._handler.on_room_names(
+                        {str(k): str(v)[:100] for k, v in names.items() if isinstance(v, str)}
+                    )
                 try:
                     await self._handler.on_config(
                         int(data["config_version"]), data["config"], data.get("fallback")

@@ -155,6 +155,9 @@ class Manager:
     def on_waiting(self, count: int) -> None:
         self._daemon.dispatch(PatientsWaiting(count))
 
+    def on_room_names(self, names: dict[str, str]) -> None:
+        self._daemon.engine.room_names.update(names)
+
     async def on_config(
         self, version: int, data: dict[str, Any], fallback: dict[str, Any] | None = None
     ) -> None:

@@ -96,11 +96,18 @@ class CommandResultMsg(_Msg):
 
 
 def config_message(
-    version: int, config: dict[str, Any], fallback: FallbackGrant | None = None
+    version: int,
+    config: dict[str, Any],
+    fallback: FallbackGrant | None = None,
+    room_names: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    message = {"type": "config", "config_version": version, "config": config}
+    """``room_names``: the names of the rooms its buttons name (an extension: a device that
+    does not know it shows room ids)."""
+    message: dict[str, Any] = {"type": "config", "config_version": version, "config": config}
     if fallback is not None:
         message["fallback"] = fallback.model_dump(mode="json")
+    if room_names:
+        message["room_names"] = room_names
     return message
 
 

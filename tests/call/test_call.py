@@ -146,3 +146,15 @@ async def test_answer_next_patient(room: Room) -> None:
     status = await room.wait_state("in_call")
     assert status["room_id"] == entered["room_id"]
     await patient.wait_for_media(remotes=1)
+
+
+async def test_the_box_knows_its_rooms_by_name(room: Room) -> None:
+    """The clinic names the rooms of the box's buttons in its config message; the box says
+    them (status, terminal, screen) instead of their ids."""
+
+    async def named() -> dict[str, str] | None:
+        names: dict[str, str] = (await room.status())["room_names"]
+        return names or None  # once the channel's config message has come
+
+    names = await eventually(named)
+    assert names[room.clinic.meeting_room] == "M1"

@@ -111,3 +111,7 @@ def test_the_status_line_names_the_room_the_queue_and_what_each_key_does() -> No
     assert "1 join rm_meeting_1 · 3 leave · 6 next patient" in line
     idle = ANSI.sub("", render("idle", leds, None, 0, {}))
     assert "| idle | keys 1-9 press buttons (none assigned yet) |" in idle
+    named = ANSI.sub("", render("in_call", leds, "rm_meeting_1", 0, buttons,
+                                {"rm_meeting_1": "Meeting room 1"}))  # fmt: skip
+    assert "| in_call in Meeting room 1 |" in named  # as the clinic named it
+    assert "1 join Meeting room 1 · 3 leave" in named

@@ -49,6 +49,9 @@ class Handler:
     def on_waiting(self, count: int) -> None:
         pass
 
+    def on_room_names(self, names: dict[str, str]) -> None:
+        pass
+
     def heartbeat(self) -> dict[str, Any]:
         return {"type": "heartbeat", "state": "idle"}
 
