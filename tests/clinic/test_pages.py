@@ -235,3 +235,24 @@ async def test_a_refused_camera_is_explained_and_sound_alone_will_do(
         await patient.wait_for_selector("#check-problem:has-text('sound only')")
         await patient.wait_for_selector("#check-retry:visible")  # a way to try again
         assert await patient.locator("#preview").is_hidden()
+
+
+async def test_every_clinician_page_fits_a_phone(
+    clinic_server: ClinicServer, clinic: ClinicFixture
+) -> None:
+    """At 390x844 nothing runs off the side of the page (a wide table scrolls in its own
+    box) and Log out is on screen."""
+    await clinic_server.ok("POST", f"/clinics/{clinic.clinic_id}/devices", clinic.admin.token,
+                           {"name": "Exam room with a rather long name, 2nd floor"})  # fmt: skip
+    async with chromium() as browser:
+        page = await browser.new_page()
+        await page.set_viewport_size({"width": 390, "height": 844})
+        await log_in(page, clinic_server, clinic.admin)
+        for path, ready in (("/rooms", "#who"), ("/waiting", "#empty"), ("/admin", "#devices tr")):
+            await page.goto(clinic_server.url + path)
+            await page.wait_for_selector(ready)
+            wide = await page.evaluate("document.documentElement.scrollWidth")
+            assert wide <= 390, f"{path} is {wide} px wide on a 390 px phone"
+            logout = await page.locator("#logout").bounding_box()
+            assert logout is not None, path
+            assert logout["x"] >= 0 and logout["x"] + logout["width"] <= 390, path
