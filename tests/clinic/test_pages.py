@@ -255,4 +255,5 @@ async def test_every_clinician_page_fits_a_phone(
             assert wide <= 390, f"{path} is {wide} px wide on a 390 px phone"
             logout = await page.locator("#logout").bounding_box()
             assert logout is not None, path
-            assert logout["x"] >= 0 and logout["x"] + logout["width"] <= 390, path
+            assert logout["x"] >= 0, path
+            assert logout["x"] + logout["width"] <= 390, path
