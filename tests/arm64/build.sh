@@ -47,12 +47,14 @@ fi
 
 # the versions pip picks on this machine, as aarch64 wheels for the root's Python 3.11
 # (bump the version when what follows changes how the wheels or the venv are made)
-stamp="wheels-v2 $(sha256sum "${repo}/pyproject.toml" | cut -d' ' -f1)"
+stamp="wheels-v3 $(sha256sum "${repo}/pyproject.toml" | cut -d' ' -f1)"
 if [ "$(cat "${cache}/wheels.stamp" 2>/dev/null)" != "${stamp}" ]; then
 	echo "arm64: aarch64 wheels into ${cache}/wheels" >&2
 	rm -rf "${cache}/wheels" "${cache}/wheels.stamp" "${cache}/venv.stamp"
+	# the root's Python is 3.11.2: redis then needs async-timeout (a marker for < 3.11.3),
+	# which resolving on this machine's newer 3.11 leaves out
 	"${python}" -m pip install --dry-run --ignore-installed --quiet --report "${cache}/report.json" \
-		"${repo}[pi,clinic]" pytest pytest-asyncio pytest-timeout hypothesis
+		"${repo}[pi,clinic]" pytest pytest-asyncio pytest-timeout hypothesis "async-timeout>=4.0.3"
 	"${python}" - "${cache}/report.json" > "${cache}/pins.txt" <<-'EOF'
 		import json, sys
 		for item in json.load(open(sys.argv[1]))["install"]:
