@@ -104,11 +104,15 @@ async def test_a_patient_never_appears_in_another_patients_space(
     assert spaces[1][2].events.empty()
     assert not spaces[1][2].video_frames
 
-    # Ann is in consultation, so only Bob is listed as waiting
-    waiting = await clinic_server.ok(
+    # Ann is in consultation (with the clinician's account), so only Bob is waiting
+    listed = await clinic_server.ok(
         "GET", f"/clinics/{clinic.clinic_id}/waiting-area", clinic.member.token
     )
-    assert [p["name"] for p in waiting] == ["Bob"]
+    assert [(p["name"], p["state"]) for p in listed] == [
+        ("Ann", "in_consultation"),
+        ("Bob", "waiting"),
+    ]
+    assert len(listed[0]["with"]) == 1
 
 
 Factory = Callable[..., MeshPeer]

@@ -25,9 +25,14 @@ async def enrolled(server: ClinicServer, clinic: ClinicFixture, name: str) -> tu
 
 
 async def next_config(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
+    return await next_of(ws, "config")
+
+
+async def next_of(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:
+    """The next message of ``kind`` (the waiting-area count comes in between)."""
     while True:
-        message = json.loads((await ws.receive(timeout=5)).data)
-        if message["type"] == "config":
+        message: dict[str, Any] = json.loads((await ws.receive(timeout=5)).data)
+        if message["type"] == kind:
             return message
 
 
@@ -58,7 +63,7 @@ async def test_a_reported_key_gets_a_credential_and_hosts_their_addresses(
 
         for bad in ({"public_key": "not a key"}, {"public_key": public, "addresses": ["x; rm"]}):
             await box.send_str(json.dumps({"type": "heartbeat", "state": "idle", "fallback": bad}))
-            error = json.loads((await box.receive(timeout=5)).data)
+            error = await next_of(box, "error")
             assert (error["type"], error["code"]) == ("error", "bad_message")
         beat = {"type": "heartbeat", "state": "idle", "fallback": {"public_key": public}}
         await box.send_str(json.dumps(beat))
