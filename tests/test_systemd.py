@@ -148,3 +148,11 @@ async def test_a_frozen_loop_stops_the_watchdog_pings(
         assert await pings(1.5) == 0  # what makes systemd kill and restart it
     finally:
         kiosk.kill()
+
+
+def test_the_box_may_open_its_screen_and_nothing_else_new() -> None:
+    """DevicePolicy=closed: the screen's devices (KMS, fbdev) are allowed by name."""
+    unit = (ROOT / "systemd" / "kiosk.service").read_text()
+    allowed = re.findall(r"^DeviceAllow=(\S+) rw$", unit, re.MULTILINE)
+    assert "DevicePolicy=closed" in unit
+    assert {"char-drm", "char-fb"} <= set(allowed)
