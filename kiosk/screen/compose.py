@@ -151,7 +151,12 @@ class Composer:
             format="bgra",
             interpolation=Interpolation.BILINEAR,
         )
-        self.canvas[place.y : place.bottom, place.x : place.right] = scaled.to_ndarray()
+        # straight from the scaled picture's memory (rows may be padded): one copy
+        plane = scaled.planes[0]
+        rows = np.frombuffer(plane, np.uint8).reshape(place.height, plane.line_size)  # type: ignore[call-overload]
+        self.canvas[place.y : place.bottom, place.x : place.right] = rows[
+            :, : place.width * 4
+        ].reshape(place.height, place.width, 4)
         self.pictures_drawn += 1
 
 
