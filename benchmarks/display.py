@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kiosk.call.ice import restrict_host_addresses
 from tests.clinic_server import ClinicFixture, ClinicServer, clinic_server_at
+from tests.management.boxes import enrolled_box
 from tests.mesh_peer import MeshPeer
 from tests.processes import KioskProcess
 
@@ -49,31 +50,21 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def box(server: ClinicServer, clinic: ClinicFixture, tmp: Path, display: str) -> KioskProcess:
-    admin = clinic.admin.token
-    name = f"Bench {display}"
-    created = await server.ok("POST", f"/clinics/{clinic.clinic_id}/devices", admin, {"name": name})
-    await server.ok("PUT", f"/devices/{created['device_id']}/config", admin, {
-        "name": name,
-        "buttons": {"1": {"action": "join", "room_id": clinic.meeting_room},
-                    "3": {"action": "leave"}},
-        "video": {"width": 320, "height": 240, "fps": 15, "codec": "VP8",
-                  "max_bitrate_kbps": 500},
+    made = await enrolled_box(server, clinic, tmp / f"state-{display}", env={
+        "KIOSK_ICE_HOST_ADDRESSES": "127.0.0.1", "KIOSK_DISPLAY": display,
+        "KIOSK_DISPLAY_MODE": SCREEN, "KIOSK_CAMERA_WIDTH": "320", "KIOSK_CAMERA_HEIGHT": "240",
+        "KIOSK_CAMERA_FPS": "15", "KIOSK_LOG_LEVEL": os.environ.get("BENCH_LOG", "WARNING"),
     })  # fmt: skip
-    kiosk = KioskProcess(tmp / f"state-{display}", {
-        "KIOSK_ENROLLMENT_FILE": str(tmp / "none"), "KIOSK_ICE_HOST_ADDRESSES": "127.0.0.1",
-        "KIOSK_CAMERA_WIDTH": "320", "KIOSK_CAMERA_HEIGHT": "240", "KIOSK_CAMERA_FPS": "15",
-        "KIOSK_DISPLAY": display, "KIOSK_DISPLAY_MODE": SCREEN,
-        "KIOSK_LOG_LEVEL": os.environ.get("BENCH_LOG", "WARNING"),
-    })  # fmt: skip
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "kiosk.cli", "enroll", created["enrollment_code"],
-        "--clinic-url", server.url, env=kiosk.env,
+    version = await made.put_config(
+        name=f"Bench {display}", heartbeat_seconds=15,
+        buttons={"1": {"action": "join", "room_id": clinic.meeting_room}, "3": {"action": "leave"}},
+        video={"width": 320, "height": 240, "fps": 15, "codec": "VP8", "max_bitrate_kbps": 500},
     )  # fmt: skip
-    assert await proc.wait() == 0
+    kiosk = made.process
     await kiosk.start()
     assert kiosk.proc is not None
     os.sched_setaffinity(kiosk.proc.pid, {0})
-    while (await kiosk.status())["config_version"] != 2:
+    while (await kiosk.status())["config_version"] != version:
         await asyncio.sleep(0.05)
     return kiosk
 
