@@ -138,6 +138,15 @@ class KmsDisplay:
     def show(self, frame: Canvas) -> None:
         if self._crtc is None or self._mode is None:
             raise DeviceMissingError(self._health.reason or "the display is not open")
+        try:
+            self._flip_to(frame)
+        except DeviceFailedError as exc:
+            # unplugged, or the driver gave up: reported, and opened again by the HAL
+            self._health = Health.of_exception(exc)
+            raise
+
+    def _flip_to(self, frame: Canvas) -> None:
+        assert self._mode is not None
         self._wait_for_flip()  # the back buffer is not on the screen any more
         back = 1 - self._front
         buffer, pixels = self._buffers[back]

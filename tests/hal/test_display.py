@@ -209,3 +209,16 @@ def test_modes_are_parsed_or_refused_in_words() -> None:
     for bad in ("big", "1280x720@", "0x0", "1280*720"):
         with pytest.raises(ValueError, match="display mode"):
             parse_mode(bad)
+
+
+async def test_kms_that_stops_flipping_is_reported_and_opened_again(pykms: ModuleType) -> None:
+    display = KmsDisplay(module=lambda: pykms)
+    await display.start()
+    pykms.Card.last.stuck = True  # the screen went away: flips never complete
+    display.show(composed(1920, 1080))  # drawn and flipped; its completion never comes
+    with pytest.raises(DeviceFailedError, match="did not flip"):
+        display.show(composed(1920, 1080))
+    assert display.health.state is HealthState.ERROR
+    assert display.mode is None
+    await display.start()  # what Hal.keep_parts_open does
+    assert display.health.state is HealthState.OK

@@ -95,6 +95,8 @@ class Crtc:
     def page_flip(self, framebuffer: DumbFramebuffer, data: object) -> None:
         # the flip is on the screen at once: what it shows is recorded, its event is due
         self._card.flips.append((framebuffer, framebuffer.pixels()))
+        if self._card.stuck:  # the screen went away: no flip ever completes
+            return
         os.write(self._card._write, b"f")
         self._card.pending.append(Event(data))
 
@@ -108,6 +110,7 @@ class Card:
         self.modesets: list[tuple[DumbFramebuffer, tuple[int, int, int]]] = []
         self.flips: list[tuple[DumbFramebuffer, bytes]] = []
         self.pending: list[Event] = []
+        self.stuck = False
         Card.last = self
 
     def __del__(self) -> None:
