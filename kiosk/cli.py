@@ -160,6 +160,9 @@ def _human_status(status: dict[str, Any]) -> str:
         "peripherals: " + ", ".join(f"{k} {v}" for k, v in status["peripherals"].items()),
         "LEDs:        " + ", ".join(f"{k} {v}" for k, v in status["leds"].items()),
     ]
+    display = status.get("display") or {}
+    if display.get("state") not in (None, "missing"):
+        lines.append(f"display:     {display['state']} {display.get('mode') or ''}".rstrip())
     for name, reason in status.get("peripheral_problems", {}).items():
         lines.append(f"  {name}: {reason}")
     if status.get("last_error"):
