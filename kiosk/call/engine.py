@@ -325,7 +325,7 @@ class CallEngine:
             self.camera_enabled,
             self.echo,
             rejoin,
-            self.on_picture,
+            self._picture,
         )
         room_name = str(grant.get("room_name") or "")
         if room_name:
@@ -335,6 +335,11 @@ class CallEngine:
         log.info("in room %s as %s with %d others", call.room_id, call.peer_id,
                  len(joined.get("peers") or []))  # fmt: skip
         return call.room_id
+
+    def _picture(self) -> None:
+        # looked up at each picture: a screen plugged in during a call is woken too
+        if self.on_picture is not None:
+            self.on_picture()
 
     async def leave(self) -> None:
         call, self.call = self.call, None

@@ -163,18 +163,19 @@ class Screen:
         loop = asyncio.get_running_loop()
         wake = asyncio.Event()
         self._daemon.observe(wake.set)
-        self._daemon.engine.on_picture = wake.set
         last = 0.0
         try:
             while True:
                 mode = self._display.mode
                 if mode is None:  # no screen (or it went away): nothing is composed
                     self._composer = None
+                    self._daemon.engine.on_picture = None  # and nobody is woken for it
                     await asyncio.sleep(NO_SCREEN_POLL_S)
                     continue
                 if self._composer is None or self._composer.mode != mode:
                     log.info("screen %s", mode)
                     self._composer = Composer(mode)
+                    self._daemon.engine.on_picture = wake.set
                 wake.clear()
                 view, frames = self.view(time.monotonic())
                 drawn = scene(view, mode.width, mode.height)
