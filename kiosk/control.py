@@ -102,7 +102,8 @@ async def _freeze(request: web.Request) -> web.Response:
     if daemon.hal.backend != "fake":
         return _error(404, "not_found", "only the fake HAL freezes its loop on request")
     log.warning("freezing the event loop for %.0f s, as asked", FREEZE_S)
-    asyncio.get_running_loop().call_later(0.2, time.sleep, FREEZE_S)  # after this answer
+    # after this answer has gone out, however busy the loop is just now
+    asyncio.get_running_loop().call_later(0.5, time.sleep, FREEZE_S)
     return web.json_response({"loop": "frozen", "seconds": FREEZE_S})
 
 
