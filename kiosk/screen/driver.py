@@ -182,7 +182,12 @@ class Screen:
                 if self._composer.stale(drawn, frames):
                     arrived = self._arrived
                     last = time.monotonic()
-                    await loop.run_in_executor(self._pool, self._show, drawn, frames, arrived)
+                    try:
+                        await loop.run_in_executor(self._pool, self._show, drawn, frames, arrived)
+                    except Exception:  # a bug drawing must not take the box's calls down
+                        log.exception("screen: drawing failed; drawn again from nothing")
+                        self._composer = Composer(mode)
+                        await asyncio.sleep(NO_SCREEN_POLL_S)  # not a log line per frame
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), TICK_S)
                 pause = last + 1 / min(mode.refresh_hz, MAX_FPS) - time.monotonic()
