@@ -411,7 +411,7 @@ class Daemon:
         return {
             "state": c.state.value,
             "room_id": c.room_id,
-            "room_names": dict(self.engine.room_names),  # as the clinic named them
+            "room_names": self.engine.names(),  # as the clinic named them
             "signalling": self.signalling.current,
             "fallback": manager.fallback.status() if manager else None,
             "enrolled": credential is not None,

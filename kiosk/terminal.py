@@ -123,6 +123,6 @@ class Console:
                 c.room_id,
                 c.waiting,
                 c.buttons,
-                self._daemon.engine.room_names,
+                self._daemon.engine.names(),
             )
         )

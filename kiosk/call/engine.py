@@ -288,7 +288,9 @@ class CallEngine:
         self.muted = False
         self.camera_enabled = True
         self.echo = EchoCanceller(noise_suppression)
-        self.room_names: dict[str, str] = {}  # room id -> name, as join grants said
+        # room id -> name of the rooms of the box's buttons, as the clinic's config said
+        # (replaced, never grown: a patient's space is named by its call alone)
+        self.room_names: dict[str, str] = {}
         self.on_picture: Callable[[], None] | None = None  # any participant's new picture
 
     def http(self) -> aiohttp.ClientSession:
@@ -329,12 +331,18 @@ class CallEngine:
         )
         room_name = str(grant.get("room_name") or "")
         if room_name:
-            call.room_name = self.room_names[call.room_id] = room_name
+            call.room_name = room_name
         self.call = call
         call.start()
         log.info("in room %s as %s with %d others", call.room_id, call.peer_id,
                  len(joined.get("peers") or []))  # fmt: skip
         return call.room_id
+
+    def names(self) -> dict[str, str]:
+        """Room id -> name: the buttons' rooms, and the room of the call under way."""
+        if self.call is None:
+            return self.room_names
+        return {**self.room_names, self.call.room_id: self.call.room_name}
 
     def _picture(self) -> None:
         # looked up at each picture: a screen plugged in during a call is woken too

@@ -22,6 +22,8 @@ from kiosk.signalling.channel import CHANNEL_PATH, CLOSE_REVOKED, send_json
 
 log = logging.getLogger(__name__)
 
+MAX_ROOM_NAMES = 99  # buttons are numbered 1-99
+
 # WebSocket pings every PING_S; a clinic not heard from (a frame, a ping or a pong) for
 # SILENT_S has vanished without closing the socket (a dead link, a crashed host), and the
 # LAN fallback takes over: noticed 8-10 s after its last word, while a clinic that pauses
@@ -195,10 +197,9 @@ class ChannelClient:
             kind = data.get("type") if isinstance(data, dict) else None
             if kind == "config":
                 names = data.get("room_names")
-                if isinstance(names, dict):
-                    self._handler.on_room_names(
-                        {str(k): str(v)[:100] for k, v in names.items() if isinstance(v, str)}
-                    )
+                if isinstance(names, dict):  # as many as a config has buttons, at most
+                    named = [(str(k)[:64], v[:100]) for k, v in names.items() if isinstance(v, str)]
+                    self._handler.on_room_names(dict(named[:MAX_ROOM_NAMES]))
                 try:
                     await self._handler.on_config(
                         int(data["config_version"]), data["config"], data.get("fallback")

@@ -156,7 +156,7 @@ class Manager:
         self._daemon.dispatch(PatientsWaiting(count))
 
     def on_room_names(self, names: dict[str, str]) -> None:
-        self._daemon.engine.room_names.update(names)
+        self._daemon.engine.room_names = names
 
     async def on_config(
         self, version: int, data: dict[str, Any], fallback: dict[str, Any] | None = None

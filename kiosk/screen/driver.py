@@ -145,7 +145,7 @@ class Screen:
             clock=self._clock(),
             buttons=button_lines(dict(c.buttons), engine.room_names),
             waiting=c.waiting,
-            room=engine.room_names.get(room_id or "", room_id or ""),
+            room=engine.names().get(room_id or "", room_id or ""),
             problem=c.last_error or "",
             participants=tuple(participants),
             duration=duration(now - call.started) if call is not None else "",

@@ -145,7 +145,13 @@ async def test_answer_next_patient(room: Room) -> None:
     await room.kiosk.press(6)
     status = await room.wait_state("in_call")
     assert status["room_id"] == entered["room_id"]
+    assert status["room_names"][entered["room_id"]] == "Consultation with Ann"  # named
     await patient.wait_for_media(remotes=1)
+    await room.kiosk.press(3)
+    idle = await room.wait_state("idle")
+    # a patient's space is named for its call only: answering patients all year long
+    # does not grow what the box keeps
+    assert entered["room_id"] not in idle["room_names"]
 
 
 async def test_the_box_knows_its_rooms_by_name(room: Room) -> None:
