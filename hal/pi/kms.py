@@ -62,6 +62,7 @@ class KmsDisplay:
         self._buffers: list[tuple[Any, npt.NDArray[np.uint8]]] = []
         self._front = 0
         self._flip_pending = False
+        self._flip_event: Any = None
         self.flips = 0
 
     @property
@@ -117,6 +118,7 @@ class KmsDisplay:
             pixels = np.frombuffer(buffer.map(0), dtype=np.uint8).reshape(height, stride)
             self._buffers.append((buffer, pixels[:, : width * 4]))
         self._card, self._crtc = card, crtc
+        self._flip_event = kms.DrmEventType.FLIP_COMPLETE
         crtc.set_mode(connector, self._buffers[0][0], mode)
         self._front = 0
         self._mode = DisplayMode(width, height, float(mode.vrefresh))
@@ -130,10 +132,6 @@ class KmsDisplay:
         for event in self._card.read_events():
             if event.type == self._flip_event:
                 self._flip_pending = False
-
-    @property
-    def _flip_event(self) -> Any:
-        return self._module().DrmEventType.FLIP_COMPLETE
 
     def show(self, frame: Canvas) -> None:
         if self._crtc is None or self._mode is None:
