@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from hal.errors import DeviceMissingError
-from hal.health import Health
+from hal.errors import DeviceFailedError, DeviceMissingError, HalError
+from hal.health import Health, HealthState
 from hal.interfaces import DisplayMode
 
 if TYPE_CHECKING:
@@ -27,6 +27,43 @@ def parse_mode(text: str) -> DisplayMode:
     if not (16 <= width <= 7680 and 16 <= height <= 4320 and 1 <= refresh <= 240):
         raise ValueError(f"display mode {text!r} is out of range")
     return DisplayMode(width, height, refresh)
+
+
+class OpenedDisplay:
+    """What the real screens share: ``start`` opens (``_open``), and health and mode
+    follow how that went; a driver's own exception is an ``error`` with its words."""
+
+    def __init__(self, unopened: str) -> None:
+        self._health = Health.missing(unopened)
+        self._mode: DisplayMode | None = None
+
+    @property
+    def health(self) -> Health:
+        return self._health
+
+    @property
+    def mode(self) -> DisplayMode | None:
+        return self._mode if self._health.state is HealthState.OK else None
+
+    async def start(self) -> None:
+        await self.stop()
+        try:
+            self._open()
+        except HalError as exc:
+            self._health = Health.of_exception(exc)
+            await self.stop()
+            raise
+        except Exception as exc:  # pykms raises RuntimeError and friends from C++
+            self._health = Health.error(f"{type(self).__name__}: {type(exc).__name__}: {exc}")
+            await self.stop()
+            raise DeviceFailedError(self._health.reason) from exc
+        self._health = Health.ok()
+
+    def _open(self) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError
 
 
 class NoDisplay:

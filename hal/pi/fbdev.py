@@ -9,8 +9,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hal.errors import DeviceFailedError, DeviceMissingError, HalError
-from hal.health import Health, HealthState
+from hal.display import OpenedDisplay
+from hal.errors import DeviceFailedError, DeviceMissingError
 from hal.interfaces import DisplayMode
 from hal.lazy import lazy_module
 
@@ -40,32 +40,14 @@ def to_rgb565(frame: Canvas) -> npt.NDArray[np.uint16]:
     return packed.astype(np.uint16)
 
 
-class FbDisplay:
+class FbDisplay(OpenedDisplay):
     def __init__(self, device: Path, sysfs: Path = SYSFS_GRAPHICS) -> None:
+        super().__init__(f"{device} not opened yet")
         self._device = device
         self._sysfs = sysfs / device.name
-        self._health = Health.missing(f"{device} not opened yet")
-        self._mode: DisplayMode | None = None
         self._map: mmap.mmap | None = None
         self._pixels: npt.NDArray[np.uint8] | None = None  # rows x stride bytes
         self._bits = 32
-
-    @property
-    def health(self) -> Health:
-        return self._health
-
-    @property
-    def mode(self) -> DisplayMode | None:
-        return self._mode if self._health.state is HealthState.OK else None
-
-    async def start(self) -> None:
-        await self.stop()
-        try:
-            self._open()
-        except HalError as exc:
-            self._health = Health.of_exception(exc)
-            raise
-        self._health = Health.ok()
 
     def _open(self) -> None:
         if not self._device.exists():

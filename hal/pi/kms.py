@@ -14,8 +14,9 @@ import select
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from hal.errors import DeviceFailedError, DeviceMissingError, HalError
-from hal.health import Health, HealthState
+from hal.display import OpenedDisplay
+from hal.errors import DeviceFailedError, DeviceMissingError
+from hal.health import Health
 from hal.interfaces import DisplayMode
 from hal.lazy import lazy_module
 
@@ -45,18 +46,17 @@ def import_pykms() -> Any:
         raise DeviceFailedError(f"pykms does not load: {type(exc).__name__}: {exc}") from exc
 
 
-class KmsDisplay:
+class KmsDisplay(OpenedDisplay):
     def __init__(
         self,
         wanted: DisplayMode | None = None,
         connector: str = "",
         module: Callable[[], Any] = import_pykms,
     ) -> None:
+        super().__init__("not opened yet")
         self._wanted = wanted
         self._connector = connector
         self._module = module
-        self._health = Health.missing("not opened yet")
-        self._mode: DisplayMode | None = None
         self._card: Any = None
         self._crtc: Any = None
         self._buffers: list[tuple[Any, npt.NDArray[np.uint8]]] = []
@@ -65,30 +65,8 @@ class KmsDisplay:
         self._flip_event: Any = None
         self.flips = 0
 
-    @property
-    def health(self) -> Health:
-        return self._health
-
-    @property
-    def mode(self) -> DisplayMode | None:
-        return self._mode if self._health.state is HealthState.OK else None
-
-    async def start(self) -> None:
-        await self.stop()
-        try:
-            self._open(self._module())
-        except HalError as exc:
-            self._health = Health.of_exception(exc)
-            await self.stop()
-            raise
-        except Exception as exc:  # pykms raises RuntimeError and friends from C++
-            self._health = Health.error(f"KMS: {type(exc).__name__}: {exc}")
-            await self.stop()
-            raise DeviceFailedError(self._health.reason) from exc
-        self._health = Health.ok()
-        log.info("display %s through KMS", self._mode)
-
-    def _open(self, kms: Any) -> None:
+    def _open(self) -> None:
+        kms = self._module()
         try:
             card = kms.Card()
         except (OSError, RuntimeError) as exc:
@@ -122,6 +100,7 @@ class KmsDisplay:
         crtc.set_mode(connector, self._buffers[0][0], mode)
         self._front = 0
         self._mode = DisplayMode(width, height, float(mode.vrefresh))
+        log.info("display %s through KMS", self._mode)
 
     def _wait_for_flip(self) -> None:
         if not self._flip_pending:
