@@ -1,6 +1,8 @@
 """A participant in a process of its own, so a test can freeze its network (SIGSTOP).
 
-Usage: python -m tests.participant SIGNAL_URL TOKEN NAME [FPS]. Prints one JSON line a
+Usage: python -m tests.participant SIGNAL_URL TOKEN NAME [FPS [CALLS]]. CALLS is whom it
+offers to on joining: `everyone` there (the default) or `nobody` (it only answers, so
+participants that join before the box are linked to the box alone). Prints one JSON line a
 second: {"video": {peer: frames}, "audio": {peer: frames}, "states": {peer: state}}.
 """
 
@@ -16,10 +18,13 @@ from kiosk.call.ice import restrict_host_addresses
 from tests.mesh_peer import MeshPeer
 
 
-async def main(url: str, token: str, name: str, fps: str = "10") -> None:
+async def main(url: str, token: str, name: str, fps: str = "10", calls: str = "everyone") -> None:
+    if calls not in ("everyone", "nobody"):
+        raise SystemExit(f"CALLS is everyone or nobody, not {calls!r}")
     restrict_host_addresses(["127.0.0.1"])
     async with aiohttp.ClientSession() as session:
-        peer = MeshPeer(session, url, token, name, fps=int(fps))
+        offer_to = None if calls == "everyone" else (lambda _peer: False)
+        peer = MeshPeer(session, url, token, name, fps=int(fps), offer_to=offer_to)
         await peer.join()
         try:
             while True:
@@ -32,4 +37,4 @@ async def main(url: str, token: str, name: str, fps: str = "10") -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:5]))
+    asyncio.run(main(*sys.argv[1:6]))

@@ -1,9 +1,14 @@
 """A 5-participant call on a CPU saturated by a competing load keeps every link.
 
-The box and four participant processes (320x240@15 each, a full mesh) share the machine
-with one busy-loop process per core at normal priority, as a Pi running flat out would.
-Judged: no link rebuilt or failed anywhere in the mesh, and at least 10 fps over the run
-of the box's picture at each participant and of each participant's at the box.
+The box and four participant processes (320x240@15 each) share the machine with one
+busy-loop process per core at normal priority, as a Pi running flat out would. Judged: no
+link of the box rebuilt or failed, and at least 10 fps over the run of the box's picture
+at each participant and of each participant's at the box.
+The participants stand for people on other computers: each is linked to the box only
+(they join first and offer to nobody; the box offers to all four). In a full mesh each
+participant also ran four of aiortc's own encoders and decoders for the others, and on
+two cores those starved processes, not the box, broke links (3 rebuilt in one CI run, a
+participant's receiver stalled for minutes in others).
 Before the box's consent checks tolerated late answers (kiosk/call/consent.py), aioice
 tore down healthy links under such load (34 rebuilds in 12 minutes). Ten minutes by
 default (KIOSK_TEST_LOADED_CALL_S shortens it for a developer's run); CI runs it.
@@ -76,27 +81,31 @@ async def run_loaded_call(room: Room, seconds: float) -> dict[str, Any]:
             grant = await room.server.grant_for(room.clinic, f"P{n}", room.clinic.meeting_room)
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "tests.participant", grant["signal_url"], grant["token"],
-                f"P{n}", str(FPS), stdout=asyncio.subprocess.PIPE,
+                f"P{n}", str(FPS), "nobody", stdout=asyncio.subprocess.PIPE,
             )  # fmt: skip
             person = Participant(f"P{n}", proc)
             people.append(person)
             followers.append(asyncio.create_task(person.follow()))
+
+        async def all_joined() -> bool:  # each prints once a second from its join on
+            return all(p.latest for p in people)
+
+        await eventually(all_joined, timeout=30)
         await room.kiosk.press(1)
         await room.wait_state("in_call")
 
-        async def full_mesh() -> bool:
+        async def linked() -> bool:
             status = await room.status()
             box_ok = len([p for p in status["peers"] if p["video_frames_received"] > 10]) == 4
             return box_ok and all(
-                len([v for v in p.latest.get("video", {}).values() if v > 10]) == PARTICIPANTS
-                for p in people
+                [v > 10 for v in p.latest.get("video", {}).values()] == [True] for p in people
             )
 
         try:
-            await eventually(full_mesh, timeout=60)
+            await eventually(linked, timeout=60)
         except TimeoutError:
             counts = _counts(people, await room.status())
-            raise AssertionError(f"the mesh did not form: {counts}") from None
+            raise AssertionError(f"the links did not form: {counts}") from None
         windows: list[dict[str, float]] = []
         async with busy_cores():
             began = time.monotonic()
@@ -113,15 +122,12 @@ async def run_loaded_call(room: Room, seconds: float) -> dict[str, Any]:
         status = await room.status()
         last, total_s = _counts(people, status), time.monotonic() - began
         average = {k: (last.get(k, 0) - v) / total_s for k, v in first.items() if "box" in k}
-        with_box = [{k: v for k, v in w.items() if "box" in k} for w in windows]
-        between = [{k: v for k, v in w.items() if "box" not in k} for w in windows]
         return {
             "seconds": round(time.monotonic() - began, 1),
             "box_links_rebuilt": status["call"]["links_rebuilt"],
             "participant_link_failures": [s for p in people for s in p.bad_states],
             "lowest_average_fps_with_box": round(min(average.values()), 1),
-            "lowest_fps_with_box": round(min(min(w.values()) for w in with_box), 1),
-            "lowest_fps_between_participants": round(min(min(w.values()) for w in between), 1),
+            "lowest_fps_with_box": round(min(min(w.values()) for w in windows), 1),
             "windows": windows,
         }
     finally:
@@ -152,6 +158,5 @@ async def test_a_five_participant_call_on_a_saturated_cpu_keeps_every_link(room:
     assert result["box_links_rebuilt"] == 0, result
     assert result["participant_link_failures"] == [], result
     # the box's pictures each way, over the whole run (a minute can dip when the load
-    # starves a receiver; the lowest minute is reported); links between two test
-    # participants are aiortc's own per-connection encoders (four each): not judged
+    # starves a receiver; the lowest minute is reported)
     assert result["lowest_average_fps_with_box"] >= MIN_FPS, result
