@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import av
 
 from hal import Hal
 from kiosk.call.audio import MicrophoneTrack, Mixer
@@ -18,7 +19,7 @@ from kiosk.call.audio_encoder import SharedAudioEncoder
 from kiosk.call.echo import EchoCanceller
 from kiosk.call.peer import PeerLink
 from kiosk.call.turn import check_all
-from kiosk.call.video import VideoPipeline
+from kiosk.call.video import PictureHook, VideoPipeline
 from kiosk.call.video_source import VideoSource
 from kiosk.management.backoff import Backoff
 from kiosk.memory import release_free_memory
@@ -51,7 +52,7 @@ class Call:
         camera_enabled: bool,
         echo: EchoCanceller,
         rejoin: Rejoin | None = None,
-        on_picture: Callable[[], None] | None = None,
+        on_picture: PictureHook | None = None,
     ) -> None:
         self._on_picture = on_picture
         self.room_id = str(joined["room_id"])
@@ -70,6 +71,7 @@ class Call:
         self.video = VideoPipeline(
             source, video.max_bitrate_kbps * 1000, video.codec, video.min_bitrate_kbps * 1000
         )
+        self.video.on_picture = on_picture
         self.microphone = MicrophoneTrack(hal.microphone, echo)
         self.microphone.muted = muted
         self.audio = SharedAudioEncoder(self.microphone)
@@ -291,7 +293,7 @@ class CallEngine:
         # room id -> name of the rooms of the box's buttons, as the clinic's config said
         # (replaced, never grown: a patient's space is named by its call alone)
         self.room_names: dict[str, str] = {}
-        self.on_picture: Callable[[], None] | None = None  # any participant's new picture
+        self.on_picture: PictureHook | None = None  # a new picture, the box's own or a peer's
 
     def http(self) -> aiohttp.ClientSession:
         """The session for the clinic's API and signalling, kept while the daemon runs."""
@@ -344,10 +346,10 @@ class CallEngine:
             return self.room_names
         return {**self.room_names, self.call.room_id: self.call.room_name}
 
-    def _picture(self) -> None:
-        # looked up at each picture: a screen plugged in during a call is woken too
+    def _picture(self, key: str | None, frame: av.VideoFrame, at: float) -> None:
+        # looked up at each picture: a screen plugged in during a call gets them too
         if self.on_picture is not None:
-            self.on_picture()
+            self.on_picture(key, frame, at)
 
     async def leave(self) -> None:
         call, self.call = self.call, None

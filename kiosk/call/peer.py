@@ -26,6 +26,7 @@ from kiosk.call.audio import Mixer
 from kiosk.call.encoder import EncodedVideoTrack, SharedEncoder
 from kiosk.call.ice import close_peer_connection, rtc_configuration
 from kiosk.call.jitter import AudioJitterBuffer
+from kiosk.call.video import PictureHook
 
 log = logging.getLogger(__name__)
 np = lazy_module("numpy")  # loaded by the first call, not at start-up
@@ -54,7 +55,7 @@ class PeerLink:
         audio: MediaStreamTrack,
         mixer: Mixer,
         preferred_codec: str,
-        on_picture: Callable[[], None] | None = None,
+        on_picture: PictureHook | None = None,
     ) -> None:
         self.peer_id, self.name, self.role = peer_id, name, role
         self._on_picture = on_picture  # a decoded picture came (the room's screen wakes)
@@ -157,7 +158,7 @@ class PeerLink:
                     self.video_frames += 1
                     self.latest_video, self.video_at = frame, self.last_heard  # type: ignore[assignment]
                     if self._on_picture is not None:
-                        self._on_picture()
+                        self._on_picture(self.peer_id, frame, self.last_heard)  # type: ignore[arg-type]
 
     def muted(self, now: float) -> bool:
         """Sending silence or no sound at all (a muted or missing microphone)."""

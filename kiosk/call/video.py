@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import av
@@ -22,6 +24,11 @@ from kiosk.call.video_source import VideoSource
 log = logging.getLogger(__name__)
 
 
+# a new picture for the room's screen: whose (a peer id; None: the box's own camera),
+# the picture, and when it came (time.monotonic())
+PictureHook = Callable[[str | None, av.VideoFrame, float], None]
+
+
 class VideoPipeline:
     def __init__(
         self, source: VideoSource, max_bitrate: int, codec: str, min_bitrate: int = MIN_BITRATE
@@ -31,6 +38,7 @@ class VideoPipeline:
         self.codec = codec  # the device's choice; a peer may negotiate the other one
         self.encoders: dict[str, SharedEncoder] = {}
         self._latest: av.VideoFrame | None = None
+        self.on_picture: PictureHook | None = None
         same_size = (source.camera.width, source.camera.height) == (source.width, source.height)
         self._camera_h264 = source.camera.h264() if same_size else None
         self._first_frames: set[asyncio.Task[None]] = set()
@@ -66,6 +74,8 @@ class VideoPipeline:
                 await self._send_camera_packets()
                 continue
             frame = self._latest = await self.source.read()
+            if self.on_picture is not None:
+                self.on_picture(None, frame, time.monotonic())
             if self._camera_encodes():
                 continue  # a receiver arrived while the frame was read: the camera encodes
             for encoder in list(self.encoders.values()):

@@ -42,18 +42,6 @@ class Composer:
         self._painted: dict[int, Rect] = {}  # where each label (by its index) was drawn
         self.full_redraws = 0
 
-    def stale(self, scene: Scene, frames: Mapping[str, av.VideoFrame]) -> bool:
-        """Whether ``compose`` would change anything."""
-        if scene.items != self._items:
-            return True
-        return any(
-            (drawn := self._drawn.get(p.key)) is None
-            or drawn[0] is not frames.get(p.key, drawn[0])
-            or drawn[1] != p.rect
-            for p in scene.pictures
-            if p.key in frames
-        )
-
     def compose(self, scene: Scene, frames: Mapping[str, av.VideoFrame]) -> bool:
         """Bring the canvas up to ``scene`` and ``frames`` (peer id -> latest picture);
         whether anything changed."""

@@ -1,6 +1,6 @@
-"""Drives the room's screen: at most the display's rate, and only when something changed,
-the daemon's state and the call's pictures become a scene, drawn on a worker thread and
-shown. A box without a screen never composes anything."""
+"""Drives the room's screen: when the daemon's state changes (or each second, for the
+clock), it becomes a scene for the painter's thread, which the call feeds its pictures
+straight. A box without a screen never composes anything."""
 
 from __future__ import annotations
 
@@ -10,17 +10,15 @@ import io
 import logging
 import statistics
 import time
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import av
 
-from hal import Display, HalError
+from hal import Display
 from kiosk.controller import Action, ButtonAction
-from kiosk.screen.compose import Composer
+from kiosk.screen.painter import Painter
 from kiosk.screen.scene import SELF, Scene, scene
 from kiosk.screen.view import Connection, Participant, Video, View
 
@@ -30,6 +28,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_FPS = 30.0  # pictures never come faster: a 60 Hz screen is composed at most 30 times
+# a picture waits at most this share of a frame interval for others to be drawn with it:
+# the rest is for drawing and for the thread to be woken on a busy box
+BATCH_SHARE = 0.7
 NO_SCREEN_POLL_S = 1.0
 TICK_S = 1.0  # with nothing new, the view is looked at again after this long
 PAUSED_AFTER_S = 2.5  # no new picture this long: marked, and the old one not shown
@@ -93,17 +94,22 @@ class Screen:
         self._display = display
         self._clock = clock
         self._serial = serial_number()
-        self._composer: Composer | None = None
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="screen")
-        self.composed = 0  # times the compose path ran (never, without a screen)
-        self.shown = 0  # frames put on the screen
-        self._failure: str | None = None
-        # seconds from a participant's picture decoded to its frame on the screen
-        self.latencies: deque[float] = deque(maxlen=3000)
-        self._arrived: dict[str, float] = {}
+        self._painter: Painter | None = None
+        self._wake = asyncio.Event()
+        self._live: set[str] = set()  # the pictures the last view showed
 
-    def view(self, now: float) -> tuple[View, dict[str, av.VideoFrame]]:
-        """What the screen should show now, and the pictures it needs (peer id -> frame)."""
+    @property
+    def composed(self) -> int:
+        """Times the compose path ran (never, without a screen)."""
+        return self._painter.composed if self._painter else 0
+
+    @property
+    def shown(self) -> int:
+        """Frames put on the screen."""
+        return self._painter.shown if self._painter else 0
+
+    def view(self, now: float) -> View:
+        """What the screen should show now."""
         daemon = self._daemon
         c = daemon.controller
         manager = daemon.manager
@@ -116,8 +122,7 @@ class Screen:
             connection = Connection.LOCAL
         else:
             connection = Connection.UNREACHABLE
-        frames: dict[str, av.VideoFrame] = {}
-        self._arrived = {}
+        live = set()
         participants = []
         if call is not None and c.state.value == "in_call":
             for peer_id in call.order:
@@ -130,14 +135,13 @@ class Screen:
                     video = Video.PAUSED
                 else:
                     video = Video.LIVE
-                    frames[peer_id] = link.latest_video
-                    self._arrived[peer_id] = link.video_at
+                    live.add(peer_id)
                 participants.append(Participant(peer_id, link.name, link.muted(now), video))
-            own = call.video.latest
-            if own is not None:
-                frames[SELF] = own
+            if call.video.latest is not None:
+                live.add(SELF)
+        self._live = live
         room_id = call.room_id if call is not None else c.room_id
-        view = View(
+        return View(
             state=c.state.value,
             box_name=config.name if config else "",
             serial=self._serial,
@@ -154,98 +158,80 @@ class Screen:
             identify=c.identify,
             enroll_hint=ENROLL_HINT,
         )
-        return view, frames
 
     async def run(self) -> None:
-        """Until cancelled. Wakes for a new picture, an event of the daemon, or a second
-        (the clock, a call's duration, a picture that stopped); composes at most at the
-        display's rate."""
-        loop = asyncio.get_running_loop()
-        wake = asyncio.Event()
-        self._daemon.observe(wake.set)
-        last = 0.0
+        """Until cancelled. Looks at the daemon again at each of its events, at a
+        participant's first picture, and each second (the clock, a call's duration, a
+        picture that stopped); the painter draws a scene only when it changed."""
+        self._daemon.observe(self._wake.set)
+        drawn: Scene | None = None
         try:
             while True:
                 mode = self._display.mode
                 if mode is None:  # no screen (or it went away): nothing is composed
-                    self._composer = None
-                    self._daemon.engine.on_picture = None  # and nobody is woken for it
+                    await self._stop_painter()
                     await asyncio.sleep(NO_SCREEN_POLL_S)
                     continue
-                if self._composer is None or self._composer.mode != mode:
+                if self._painter is None or self._painter.mode != mode:
                     log.info("screen %s", mode)
-                    self._composer = Composer(mode)
-                    self._daemon.engine.on_picture = wake.set
-                wake.clear()
-                view, frames = self.view(time.monotonic())
-                drawn = scene(view, mode.width, mode.height)
-                if self._composer.stale(drawn, frames):
-                    arrived = self._arrived
-                    last = time.monotonic()
-                    try:
-                        await loop.run_in_executor(self._pool, self._show, drawn, frames, arrived)
-                    except Exception:  # a bug drawing must not take the box's calls down
-                        log.exception("screen: drawing failed; drawn again from nothing")
-                        self._composer = Composer(mode)
-                        await asyncio.sleep(NO_SCREEN_POLL_S)  # not a log line per frame
+                    await self._stop_painter()
+                    batch_s = BATCH_SHARE / min(mode.refresh_hz, MAX_FPS)
+                    self._painter = Painter(self._display, mode, batch_s)
+                    self._daemon.engine.on_picture = self._picture
+                    drawn = None
+                self._wake.clear()
+                now = scene(self.view(time.monotonic()), mode.width, mode.height)
+                if now != drawn:
+                    self._painter.scene(now)
+                    drawn = now
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), TICK_S)
-                pause = last + 1 / min(mode.refresh_hz, MAX_FPS) - time.monotonic()
-                if pause > 0:
-                    await asyncio.sleep(pause)
+                    await asyncio.wait_for(self._wake.wait(), TICK_S)
         finally:
-            self._daemon.engine.on_picture = None
-            self._pool.shutdown(wait=True)
+            await self._stop_painter()
 
-    def _show(
-        self, drawn: Scene, frames: dict[str, av.VideoFrame], arrived: dict[str, float]
-    ) -> None:
-        composer = self._composer
-        if composer is None:
-            return
-        self.composed += 1
-        composer.compose(drawn, frames)
-        try:
-            self._display.show(composer.canvas)
-        except HalError as exc:
-            if str(exc) != self._failure:
-                log.warning("screen: %s", exc)
-                self._failure = str(exc)
-            return
-        self._failure = None
-        self.shown += 1
-        done = time.monotonic()
-        for key in composer.last_drawn:
-            if key in arrived:
-                self.latencies.append(done - arrived[key])
+    def _picture(self, key: str | None, frame: av.VideoFrame, arrived: float) -> None:
+        tile = SELF if key is None else key
+        if self._painter is not None:
+            self._painter.picture(tile, frame, arrived)
+        if tile not in self._live:  # its first picture: the scene gets a place for it
+            self._wake.set()
+
+    async def _stop_painter(self) -> None:
+        self._daemon.engine.on_picture = None  # nobody is handed pictures for it
+        painter, self._painter = self._painter, None
+        if painter is not None:
+            await asyncio.to_thread(painter.stop)
 
     def latency_ms(self) -> dict[str, float] | None:
         """Decoded picture -> on the screen: median and 95th percentile, in ms."""
-        if len(self.latencies) < 2:
+        latencies = list(self._painter.latencies) if self._painter else []
+        if len(latencies) < 2:
             return None
-        cuts = statistics.quantiles(self.latencies, n=20)
+        cuts = statistics.quantiles(latencies, n=20)
         return {
-            "median": round(statistics.median(self.latencies) * 1000, 1),
+            "median": round(statistics.median(latencies) * 1000, 1),
             "p95": round(cuts[-1] * 1000, 1),
-            "count": len(self.latencies),
+            "count": len(latencies),
         }
 
     async def png(self) -> bytes | None:
         """What the screen shows now, as a PNG; None without a screen."""
-        if self._composer is None or self.shown == 0:
-            return None
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._encode, "PNG")
+        return await self._encode("PNG")
 
     async def jpeg(self) -> bytes | None:
-        if self._composer is None or self.shown == 0:
+        return await self._encode("JPEG")
+
+    async def _encode(self, kind: str) -> bytes | None:
+        painter = self._painter
+        if painter is None or painter.shown == 0:
             return None
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._encode, "JPEG")
+        return await asyncio.to_thread(_encode, painter, kind)
 
-    def _encode(self, kind: str) -> bytes:
-        from PIL import Image
 
-        assert self._composer is not None
-        rgb = self._composer.canvas[..., 2::-1]  # B, G, R, X -> R, G, B
-        out = io.BytesIO()
-        Image.fromarray(rgb.copy()).save(out, kind, **({"quality": 80} if kind == "JPEG" else {}))
-        return out.getvalue()
+def _encode(painter: Painter, kind: str) -> bytes:
+    from PIL import Image
+
+    rgb = painter.canvas_copy()[..., 2::-1]  # B, G, R, X -> R, G, B
+    out = io.BytesIO()
+    Image.fromarray(rgb.copy()).save(out, kind, **({"quality": 80} if kind == "JPEG" else {}))
+    return out.getvalue()

@@ -47,7 +47,7 @@ fi
 
 # the versions pip picks on this machine, as aarch64 wheels for the root's Python 3.11
 # (bump the version when what follows changes how the wheels or the venv are made)
-stamp="wheels-v3 $(sha256sum "${repo}/pyproject.toml" | cut -d' ' -f1)"
+stamp="wheels-v3 $("${python}" "${repo}/tests/dependency_stamp.py" "${repo}/pyproject.toml")"
 if [ "$(cat "${cache}/wheels.stamp" 2>/dev/null)" != "${stamp}" ]; then
 	echo "arm64: aarch64 wheels into ${cache}/wheels" >&2
 	rm -rf "${cache}/wheels" "${cache}/wheels.stamp" "${cache}/venv.stamp"

@@ -27,7 +27,7 @@ if [ "$(cat "${cache}/root.stamp" 2>/dev/null)" != "${stamp}" ]; then
 	echo "${stamp}" > "${cache}/root.stamp"
 fi
 
-stamp="$(sha256sum "${repo}/pyproject.toml" | cut -d' ' -f1)"
+stamp="$("${python}" "${repo}/tests/dependency_stamp.py" "${repo}/pyproject.toml")"
 if [ "$(cat "${cache}/wheels.stamp" 2>/dev/null)" != "${stamp}" ]; then
 	echo "nspawn: wheels into ${cache}/wheels" >&2
 	rm -rf "${cache}/wheels" "${cache}/wheels.stamp"

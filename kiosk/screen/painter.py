@@ -1,0 +1,135 @@
+"""The thread that draws the screen: fed each decoded picture straight from the call, and
+each new scene from the daemon's loop, it draws what changed and shows it.
+
+A picture waits here at most ``batch_s`` for others to join it in one frame (five
+participants at 30 fps are 150 pictures a second, shown in about 30 frames); a new scene is
+drawn at once. Nothing in here runs on the event loop, whose lag under a busy call would
+otherwise add to every picture's way to the screen.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from typing import TYPE_CHECKING
+
+import av
+
+from hal import Display, HalError
+from hal.interfaces import DisplayMode
+from kiosk.screen.compose import Composer
+from kiosk.screen.scene import SELF, Scene
+
+if TYPE_CHECKING:
+    from hal.interfaces import Canvas
+
+log = logging.getLogger(__name__)
+
+FAILED_PAUSE_S = 1.0  # after a drawing bug: not a log line per frame
+
+
+class Painter:
+    def __init__(self, display: Display, mode: DisplayMode, batch_s: float) -> None:
+        self.display = display
+        self.composer = Composer(mode)
+        self.batch_s = batch_s
+        self.composed = 0  # times the compose path ran
+        self.shown = 0  # frames put on the screen
+        # seconds from a participant's picture decoded to its frame on the screen
+        self.latencies: deque[float] = deque(maxlen=3000)
+        self._wake = threading.Condition()
+        self._scene: Scene | None = None
+        self._scene_new = False
+        self._latest: dict[str, tuple[av.VideoFrame, float]] = {}  # key -> picture, arrived
+        self._oldest: float | None = None  # when the oldest picture not yet drawn came
+        self._stopping = False
+        self._failure: str | None = None
+        self.drawing = threading.Lock()  # held while the canvas changes
+        self._thread = threading.Thread(target=self._run, name="screen", daemon=True)
+        self._thread.start()
+
+    @property
+    def mode(self) -> DisplayMode:
+        return self.composer.mode
+
+    def scene(self, scene: Scene) -> None:
+        """Draw this scene next (from any thread)."""
+        with self._wake:
+            self._scene, self._scene_new = scene, True
+            self._wake.notify()
+
+    def picture(self, key: str, frame: av.VideoFrame, arrived: float) -> None:
+        """A new picture for the tile ``key`` (from any thread)."""
+        with self._wake:
+            self._latest[key] = (frame, arrived)
+            if self._oldest is None:
+                self._oldest = arrived
+                self._wake.notify()
+
+    def stop(self) -> None:
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        self._thread.join()
+
+    def _next(self) -> tuple[Scene, dict[str, tuple[av.VideoFrame, float]]] | None:
+        """Waits for a new scene, or for the oldest new picture's turn; None to stop."""
+        with self._wake:
+            while True:
+                if self._stopping:
+                    return None
+                if self._scene is not None:
+                    if self._scene_new:
+                        break
+                    if self._oldest is not None:
+                        due = self._oldest + self.batch_s - time.monotonic()
+                        if due <= 0:
+                            break
+                        self._wake.wait(due)
+                        continue
+                self._wake.wait()
+            scene = self._scene
+            self._scene_new, self._oldest = False, None
+            shown = {p.key for p in scene.pictures}
+            for key in [k for k in self._latest if k not in shown]:
+                del self._latest[key]  # a picture nobody shows is not kept
+            return scene, dict(self._latest)
+
+    def _run(self) -> None:
+        while (work := self._next()) is not None:
+            scene, pictures = work
+            try:
+                self._show(scene, pictures)
+            except Exception:  # a bug drawing must not take the box's calls down
+                log.exception("screen: drawing failed; drawn again from nothing")
+                with self.drawing:
+                    self.composer = Composer(self.composer.mode)
+                with self._wake:
+                    self._scene_new = True
+                    self._wake.wait(FAILED_PAUSE_S)
+
+    def _show(self, scene: Scene, pictures: dict[str, tuple[av.VideoFrame, float]]) -> None:
+        with self.drawing:
+            self.composed += 1
+            if not self.composer.compose(scene, {k: f for k, (f, _) in pictures.items()}):
+                return
+            try:
+                self.display.show(self.composer.canvas)
+            except HalError as exc:
+                if str(exc) != self._failure:
+                    log.warning("screen: %s", exc)
+                    self._failure = str(exc)
+                return
+        self._failure = None
+        self.shown += 1
+        done = time.monotonic()
+        for key in self.composer.last_drawn:
+            if key != SELF:  # the box's own camera is not a decoded picture
+                self.latencies.append(done - pictures[key][1])
+
+    def canvas_copy(self) -> Canvas:
+        """What the screen shows now (never half drawn)."""
+        with self.drawing:
+            return self.composer.canvas.copy()
