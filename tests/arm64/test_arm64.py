@@ -127,7 +127,7 @@ async def arm64_box(
     env = {
         "KIOSK_STATE_DIR": state, "KIOSK_CONFIG": "/dev/null", "KIOSK_TERMINAL": "false",
         "KIOSK_ENROLLMENT_FILE": "/nonexistent", "KIOSK_ICE_HOST_ADDRESSES": "127.0.0.1",
-        "KIOSK_LOG_LEVEL": "WARNING",
+        "KIOSK_LOG_LEVEL": "INFO",
     }  # fmt: skip
     settings = [f"{k}={v}" for k, v in env.items()]
     enroll = await asyncio.create_subprocess_exec(
@@ -144,6 +144,7 @@ async def arm64_box(
         yield box
     finally:
         await asyncio.to_thread(box.stop, 60)
+        print(box.stderr_tail(80))  # shown when the test fails
 
 
 @pytest.mark.parametrize("cpu", CPUS)
