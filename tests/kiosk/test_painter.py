@@ -1,0 +1,96 @@
+"""The screen's painter thread with the fake display: pictures handed to it one by one are
+drawn together, a new scene is drawn at once, a failing screen is survived."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from hal import DisplayMode
+from hal.fake.display import FakeDisplay
+from kiosk.screen.painter import Painter
+from kiosk.screen.scene import SELF, Scene, scene
+from kiosk.screen.view import Participant, Video, View
+from tests.kiosk.test_screen import solid
+
+MODE = DisplayMode(640, 360, 30)
+PEOPLE = (Participant("a", "Ada", False, Video.LIVE), Participant("b", "Bo", False, Video.LIVE))
+
+
+def call(duration: str = "0:01") -> Scene:
+    return scene(View("in_call", room="R", participants=PEOPLE, duration=duration), 640, 360)
+
+
+def centre(drawn: Scene, key: str) -> tuple[int, int]:
+    rect = next(p.rect for p in drawn.pictures if p.key == key)
+    return rect.y + rect.height // 2, rect.x + rect.width // 2
+
+
+def until(check: Callable[[], bool], timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "not in time"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def display() -> FakeDisplay:
+    return FakeDisplay(MODE)
+
+
+@pytest.fixture
+def painter(display: FakeDisplay) -> Iterator[Painter]:
+    painter = Painter(display, MODE, batch_s=0.3)
+    yield painter
+    painter.stop()
+
+
+def test_pictures_handed_over_one_by_one_are_drawn_in_one_frame(
+    painter: Painter, display: FakeDisplay
+) -> None:
+    drawn = call()
+    painter.scene(drawn)
+    until(lambda: display.shown == 1)  # a new scene: drawn at once
+    began = time.monotonic()
+    painter.picture("a", solid((230, 20, 20)), time.monotonic())
+    painter.picture("b", solid((20, 230, 20)), time.monotonic())
+    painter.picture(SELF, solid((20, 20, 230)), time.monotonic())
+    until(lambda: display.shown == 2)
+    assert time.monotonic() - began >= 0.25  # the first waited for the others
+    time.sleep(0.4)
+    assert display.shown == 2  # one frame for the three pictures
+    assert display.latest is not None
+    assert display.latest[centre(drawn, "a")][2] > 200  # B, G, R, X
+    assert display.latest[centre(drawn, "b")][1] > 200
+    assert display.latest[centre(drawn, SELF)][0] > 200
+    assert len(painter.latencies) == 2  # the participants' pictures, not the box's own
+    assert all(0.25 <= seconds < 2 for seconds in painter.latencies)
+
+
+def test_a_new_scene_keeps_the_pictures_and_a_failing_screen_is_survived(
+    painter: Painter, display: FakeDisplay
+) -> None:
+    painter.scene(call())
+    painter.picture("a", solid((230, 20, 20)), time.monotonic())
+    until(lambda: display.shown == 2)
+    display.faults.fail("cable pulled")
+    painter.scene(call("0:02"))
+    until(lambda: painter.composed == 3)
+    assert display.shown == 2  # nothing shown while the screen fails
+    display.faults.replug()
+    later = call("0:03")
+    painter.scene(later)
+    until(lambda: display.shown == 3)
+    assert display.latest is not None
+    assert display.latest[centre(later, "a")][2] > 200  # the picture is still there
+    assert painter.canvas_copy().tobytes() == display.latest.tobytes()
+
+
+def test_a_picture_nobody_shows_is_not_kept(painter: Painter, display: FakeDisplay) -> None:
+    painter.scene(call())
+    painter.picture("gone", solid((1, 2, 3)), time.monotonic())
+    painter.picture("a", solid((230, 20, 20)), time.monotonic())
+    until(lambda: display.shown == 2)
+    assert "gone" not in painter._latest  # what the thread holds on to
