@@ -143,8 +143,8 @@ async def arm64_box(
     try:
         yield box
     finally:
-        await asyncio.to_thread(box.stop, 60)
-        print(box.stderr_tail(80))  # shown when the test fails
+        _, logged, _ = await asyncio.to_thread(box.stop, 60)
+        print("\n".join(logged.splitlines()[-80:]))  # shown when the test fails
 
 
 @pytest.mark.parametrize("cpu", CPUS)

@@ -4,11 +4,13 @@ The box and four participant processes (320x240@15 each) share the machine with 
 busy-loop process per core at normal priority, as a Pi running flat out would. Judged: no
 link of the box rebuilt or failed, and at least 10 fps over the run of the box's picture
 at each participant and of each participant's at the box.
-The participants stand for people on other computers: each is linked to the box only
-(they join first and offer to nobody; the box offers to all four). In a full mesh each
-participant also ran four of aiortc's own encoders and decoders for the others, and on
-two cores those starved processes, not the box, broke links (3 rebuilt in one CI run, a
-participant's receiver stalled for minutes in others).
+The participants and the clinic stand for other computers, so the box alone shares its
+CPU with the load: each participant is linked to the box only (they join first and offer
+to nobody; the box offers to all four), and they and the test's own loop (the clinic
+service) run ahead of the busy loops (nice -5, where this machine allows it). In a full
+mesh at normal priority each participant ran four of aiortc's encoders and decoders on the
+same two cores, and those starved processes, not the box, broke links (3 rebuilt in one CI
+run, a participant's receiver stalled for minutes in others).
 Before the box's consent checks tolerated late answers (kiosk/call/consent.py), aioice
 tore down healthy links under such load (34 rebuilds in 12 minutes). Ten minutes by
 default (KIOSK_TEST_LOADED_CALL_S shortens it for a developer's run); CI runs it.
@@ -23,7 +25,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +35,8 @@ from tests.call.conftest import Room
 from tests.management.test_managed_kiosk import eventually
 
 LOAD_S = float(os.environ.get("KIOSK_TEST_LOADED_CALL_S", "600"))
+AHEAD = -5  # the harness's niceness (its processes inherit it): ahead of the load and the box
+NORMAL = 0
 PARTICIPANTS = 4
 FPS = 15
 MIN_FPS = 10.0
@@ -64,6 +68,8 @@ async def busy_cores() -> AsyncIterator[list[subprocess.Popen[bytes]]]:
         subprocess.Popen([sys.executable, "-c", "while True: pass"])
         for _ in range(os.cpu_count() or 2)
     ]
+    for proc in procs:  # not the niceness of the thread that started them
+        os.setpriority(os.PRIO_PROCESS, proc.pid, NORMAL)
     try:
         yield procs
     finally:
@@ -72,16 +78,37 @@ async def busy_cores() -> AsyncIterator[list[subprocess.Popen[bytes]]]:
             proc.wait()
 
 
+@contextlib.contextmanager
+def loop_ahead() -> Iterator[None]:
+    """This thread (the test's event loop, the clinic service's) ahead of the load."""
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, AHEAD)
+    except PermissionError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        os.setpriority(os.PRIO_PROCESS, 0, before)
+
+
 async def run_loaded_call(room: Room, seconds: float) -> dict[str, Any]:
     """The call above under load for ``seconds``; what it measured."""
+    with loop_ahead():
+        return await _loaded_call(room, seconds)
+
+
+async def _loaded_call(room: Room, seconds: float) -> dict[str, Any]:
     people: list[Participant] = []
     followers = []
     try:
         for n in range(PARTICIPANTS):
             grant = await room.server.grant_for(room.clinic, f"P{n}", room.clinic.meeting_room)
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "tests.participant", grant["signal_url"], grant["token"],
-                f"P{n}", str(FPS), "nobody", stdout=asyncio.subprocess.PIPE,
+                sys.executable, "-m", "tests.participant",
+                grant["signal_url"], grant["token"], f"P{n}", str(FPS), "nobody",
+                stdout=asyncio.subprocess.PIPE,
             )  # fmt: skip
             person = Participant(f"P{n}", proc)
             people.append(person)
@@ -155,8 +182,9 @@ def _counts(people: list[Participant], status: dict[str, Any]) -> dict[str, floa
 
 async def test_a_five_participant_call_on_a_saturated_cpu_keeps_every_link(room: Room) -> None:
     result = await run_loaded_call(room, LOAD_S)
-    assert result["box_links_rebuilt"] == 0, result
-    assert result["participant_link_failures"] == [], result
+    report = json.dumps(result)  # whole, with each minute's rates (a dict would be cut short)
+    assert result["box_links_rebuilt"] == 0, report
+    assert result["participant_link_failures"] == [], report
     # the box's pictures each way, over the whole run (a minute can dip when the load
     # starves a receiver; the lowest minute is reported)
-    assert result["lowest_average_fps_with_box"] >= MIN_FPS, result
+    assert result["lowest_average_fps_with_box"] >= MIN_FPS, report
