@@ -11,9 +11,9 @@
 
 - loaded_call: a 5-participant call (the box and four aiortc participants, 320x240@15,
   each participant linked to the box, they and the clinic at nice -5) for 10 minutes with
-  one busy loop per core at normal priority: links the box rebuilt (target 0), links to the box that failed at a
-  participant, and the lowest per-minute frame rate of the box's picture at a participant
-  or of a participant's at the box.
+  one busy loop per core at normal priority: links the box rebuilt (target 0), links to
+  the box that failed at a participant, and the lowest per-minute frame rate of the box's
+  picture at a participant or of a participant's at the box.
   LOADED_CALL_S in the environment shortens it.
 """
 

@@ -93,6 +93,7 @@ async def _display_png(request: web.Request) -> web.Response:
 
 
 FREEZE_S = 3600.0
+FREEZE_AFTER_S = 1.0  # the answer is out by then, even on a machine that runs slow
 
 
 async def _freeze(request: web.Request) -> web.Response:
@@ -103,7 +104,7 @@ async def _freeze(request: web.Request) -> web.Response:
         return _error(404, "not_found", "only the fake HAL freezes its loop on request")
     log.warning("freezing the event loop for %.0f s, as asked", FREEZE_S)
     # after this answer has gone out, however busy the loop is just now
-    asyncio.get_running_loop().call_later(0.5, time.sleep, FREEZE_S)
+    asyncio.get_running_loop().call_later(FREEZE_AFTER_S, time.sleep, FREEZE_S)
     return web.json_response({"loop": "frozen", "seconds": FREEZE_S})
 
 

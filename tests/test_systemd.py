@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.control import FREEZE_AFTER_S
 from tests.management.test_managed_kiosk import kiosk_cli
 from tests.processes import KioskProcess
 
@@ -141,10 +142,10 @@ async def test_a_frozen_loop_stops_the_watchdog_pings(
         assert await pings(1.0) >= 5  # every 0.1 s
         frozen = await kiosk_cli(kiosk.env, "fake", "loop", "freeze")
         assert frozen.returncode == 0, frozen.stderr
-        # the freeze begins 0.5 s after the answer; a ping already overdue when it does
+        # the freeze begins 1 s after the answer; a ping already overdue when it does
         # (the loop was busy) may still go out first: drain, twice, then listen
         for _ in range(2):
-            await asyncio.sleep(0.75)
+            await asyncio.sleep(FREEZE_AFTER_S + 0.25)
             with contextlib.suppress(BlockingIOError):
                 while True:  # what was sent before the freeze
                     sock.recv(4096)
