@@ -152,6 +152,7 @@ async def test_a_frozen_loop_stops_the_watchdog_pings(
         assert await pings(1.5) == 0  # what makes systemd kill and restart it
     finally:
         kiosk.kill()
+        print(kiosk.stderr_tail(30))  # shown when the test fails
 
 
 def test_the_box_may_open_its_screen_and_nothing_else_new() -> None:
