@@ -140,9 +140,16 @@ async def test_a_frozen_loop_stops_the_watchdog_pings(
     try:
         await kiosk.start()
         assert await pings(1.0) >= 5  # every 0.1 s
-        frozen = await kiosk_cli(kiosk.env, "fake", "loop", "freeze")
+        # read the pings meanwhile: the kernel queues 10 datagrams on a unix socket, then
+        # the daemon's next ping blocks its loop, and the CLI (a second to start) got no answer
+        reading = asyncio.create_task(pings(60))
+        try:
+            frozen = await kiosk_cli(kiosk.env, "fake", "loop", "freeze")
+        finally:
+            reading.cancel()
+            await asyncio.gather(reading, return_exceptions=True)
         assert frozen.returncode == 0, frozen.stderr
-        # the freeze begins 1 s after the answer; a ping already overdue when it does
+        # the freeze begins 0.5 s after the answer; a ping already overdue when it does
         # (the loop was busy) may still go out first: drain, twice, then listen
         for _ in range(2):
             await asyncio.sleep(FREEZE_AFTER_S + 0.25)

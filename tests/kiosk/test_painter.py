@@ -73,6 +73,7 @@ def test_a_new_scene_keeps_the_pictures_and_a_failing_screen_is_survived(
     painter: Painter, display: FakeDisplay
 ) -> None:
     painter.scene(call())
+    until(lambda: display.shown == 1)
     painter.picture("a", solid((230, 20, 20)), time.monotonic())
     until(lambda: display.shown == 2)
     display.faults.fail("cable pulled")
@@ -90,6 +91,7 @@ def test_a_new_scene_keeps_the_pictures_and_a_failing_screen_is_survived(
 
 def test_a_picture_nobody_shows_is_not_kept(painter: Painter, display: FakeDisplay) -> None:
     painter.scene(call())
+    until(lambda: display.shown == 1)
     painter.picture("gone", solid((1, 2, 3)), time.monotonic())
     painter.picture("a", solid((230, 20, 20)), time.monotonic())
     until(lambda: display.shown == 2)
