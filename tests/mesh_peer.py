@@ -25,6 +25,11 @@ from hal.tracks import CameraTrack, MicrophoneTrack
 from kiosk.call.ice import close_peer_connection, rtc_configuration
 
 
+def nobody(_peer: dict[str, Any]) -> bool:
+    """``offer_to`` for a participant that only answers (linked to whoever joins later)."""
+    return False
+
+
 class MeshPeer:
     def __init__(
         self,

@@ -15,7 +15,7 @@ import sys
 import aiohttp
 
 from kiosk.call.ice import restrict_host_addresses
-from tests.mesh_peer import MeshPeer
+from tests.mesh_peer import MeshPeer, nobody
 
 
 async def main(url: str, token: str, name: str, fps: str = "10", calls: str = "everyone") -> None:
@@ -23,7 +23,7 @@ async def main(url: str, token: str, name: str, fps: str = "10", calls: str = "e
         raise SystemExit(f"CALLS is everyone or nobody, not {calls!r}")
     restrict_host_addresses(["127.0.0.1"])
     async with aiohttp.ClientSession() as session:
-        offer_to = None if calls == "everyone" else (lambda _peer: False)
+        offer_to = None if calls == "everyone" else nobody
         peer = MeshPeer(session, url, token, name, fps=int(fps), offer_to=offer_to)
         await peer.join()
         try:

@@ -63,9 +63,7 @@ class PeerLink:
         self.video_frames = 0
         self.audio_frames = 0
         self.created = time.monotonic()
-        # the latest decoded picture, for the room's screen, and when it came
-        self.latest_video: av.VideoFrame | None = None
-        self.video_at = 0.0
+        self.video_at = 0.0  # when the latest picture was decoded (0: none yet)
         self.sound_at = 0.0  # the last audio frame that was not digital silence
         self.last_heard = time.monotonic()  # media or RTCP from the peer
         self._mixer = mixer
@@ -156,7 +154,7 @@ class PeerLink:
                     self._mixer.push(self.peer_id, frame)  # type: ignore[arg-type]
                 else:
                     self.video_frames += 1
-                    self.latest_video, self.video_at = frame, self.last_heard  # type: ignore[assignment]
+                    self.video_at = self.last_heard
                     if self._on_picture is not None:
                         self._on_picture(self.peer_id, frame, self.last_heard)  # type: ignore[arg-type]
 

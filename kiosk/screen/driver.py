@@ -129,7 +129,7 @@ class Screen:
                 link = call.links.get(peer_id)
                 if link is None:
                     continue
-                if link.latest_video is None:
+                if not link.video_at:
                     video = Video.OFF
                 elif now - link.video_at > PAUSED_AFTER_S:
                     video = Video.PAUSED

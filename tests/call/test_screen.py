@@ -19,7 +19,7 @@ from kiosk.screen.view import Participant, Video, View
 from tests.call.conftest import Room, make_room
 from tests.clinic_server import ClinicFixture, ClinicServer
 from tests.management.test_managed_kiosk import eventually, kiosk_cli
-from tests.mesh_peer import MeshPeer
+from tests.mesh_peer import MeshPeer, nobody
 
 SCREEN = {"KIOSK_DISPLAY": "fake", "KIOSK_DISPLAY_MODE": "1280x720@30"}
 PEOPLE = [  # name, the colour they send, muted
@@ -29,10 +29,6 @@ PEOPLE = [  # name, the colour they send, muted
     ("Yellow Guest", (230, 220, 30), False),
     ("Magenta Carer", (210, 30, 210), False),
 ]
-
-
-def nobody(_peer: dict[str, Any]) -> bool:
-    return False
 
 
 async def screenshot(room: Room, tmp_path: Path) -> npt.NDArray[np.uint8]:
