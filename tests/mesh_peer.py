@@ -175,7 +175,7 @@ class MeshPeer:
             elif kind == "peer_left":
                 pc = self.pcs.pop(data["peer_id"], None)
                 if pc is not None:
-                    await pc.close()
+                    await close_peer_connection(pc)
                 self.events.put_nowait(data)
             else:
                 self.events.put_nowait(data)

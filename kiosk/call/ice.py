@@ -89,17 +89,34 @@ async def close_peer_connection(pc: RTCPeerConnection, timeout_s: float = 5.0) -
     when the remote is gone that close can stall, leave the thread running and keep the
     process from ever exiting. The decoders are stopped first, without waiting on the
     network (``_handle_disconnect`` is what aiortc itself calls when DTLS goes away).
+
+    The close itself is never cancelled, by the timeout or by the caller's own
+    cancellation: every ``close()`` after the first awaits one shared future, and
+    cancelling a waiter cancels that future, so aiortc's own close (started when DTLS
+    ends) fails at its end and leaves the connection's sockets open.
     """
     for transceiver in pc.getTransceivers():
         transceiver.receiver._handle_disconnect()
+    closing = asyncio.ensure_future(pc.close())
+    _closing.add(closing)
+    closing.add_done_callback(_closed)
     try:
         async with asyncio.timeout(timeout_s):
-            await pc.close()
+            await asyncio.shield(closing)
     except TimeoutError:
         return False
     except asyncio.InvalidStateError:
-        pass  # aiortc was closing it already (its own close after DTLS failed)
+        pass  # aiortc's own close had its shared future cancelled by another waiter
     return True
+
+
+_closing: set[asyncio.Future[None]] = set()  # closes that outlived their caller
+
+
+def _closed(closing: asyncio.Future[None]) -> None:
+    _closing.discard(closing)
+    if not closing.cancelled() and (error := closing.exception()) is not None:
+        log.debug("closing a peer connection failed: %r", error)
 
 
 def host_addresses() -> list[str]:

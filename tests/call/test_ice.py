@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aioice.ice
 from aiortc import RTCPeerConnection
 
-from kiosk.call.ice import host_addresses, resolve, restrict_host_addresses, rtc_configuration
+from kiosk.call.ice import (
+    close_peer_connection,
+    host_addresses,
+    resolve,
+    restrict_host_addresses,
+    rtc_configuration,
+)
 
 
 def test_an_interface_name_stands_for_its_addresses() -> None:
@@ -32,3 +40,20 @@ async def test_only_the_named_interface_is_offered() -> None:
     finally:
         restrict_host_addresses(["127.0.0.1"])
     assert aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True) == ["127.0.0.1"]
+
+
+async def test_a_close_cancelled_while_aiortc_closes_leaves_aiortc_to_finish() -> None:
+    """aiortc closes a connection itself when DTLS ends; a second close awaits the first's
+    future, and cancelling that waiter (a call ending, a timeout) must not cancel it."""
+    restrict_host_addresses(["127.0.0.1"])
+    pc = RTCPeerConnection(rtc_configuration([]))
+    pc.addTransceiver("audio")
+    await pc.setLocalDescription(await pc.createOffer())
+    own = asyncio.ensure_future(pc.close())  # as aiortc starts it
+    await asyncio.sleep(0)
+    ours = asyncio.ensure_future(close_peer_connection(pc))
+    await asyncio.sleep(0)
+    ours.cancel()
+    await asyncio.gather(ours, return_exceptions=True)
+    await own  # raised InvalidStateError, its sockets left open, when the waiter cancelled it
+    assert pc.connectionState == "closed"
