@@ -16,13 +16,10 @@ runs (not paced), for noise suppression off (the default) and on.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import av
 import numpy as np
 import numpy.typing as npt
 from pystoi import stoi
@@ -30,28 +27,11 @@ from pystoi import stoi
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hal import AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE
-from hal.audio import MonoConverter
 from hal.fake.room import AcousticCoupling
 from kiosk.call.echo import EchoCanceller
+from tests.call.speech import FAR, NEAR, spoken
 
-FAR = (
-    "The patient in room four is ready for the consultation. Please check the blood "
-    "pressure readings before you start, and remember to update the notes afterwards."
-)
-NEAR = (
-    "Good morning doctor, I have had a headache for three days now and the tablets did "
-    "not help at all. Could you also look at my knee, it hurts on the stairs."
-)
 SETTLE_S = 3.0  # measured after the canceller has learned the room
-
-
-def speech(text: str, voice: str, tmp: Path) -> npt.NDArray[np.float64]:
-    wav = tmp / f"{voice}.wav"
-    subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(wav), text], check=True)
-    converter = MonoConverter()
-    with av.open(str(wav)) as container:
-        frames = [converter.convert(f) for f in container.decode(audio=0)]
-    return np.concatenate(frames).astype(np.float64)
 
 
 def run(
@@ -71,8 +51,11 @@ def run(
     for start in range(0, far.size - AUDIO_FRAME_SAMPLES + 1, AUDIO_FRAME_SAMPLES):
         played = far[start : start + AUDIO_FRAME_SAMPLES].astype(np.int16)
         echo.played(played)
-        room.played(played)
-        heard = near[start : start + AUDIO_FRAME_SAMPLES] + room.heard(AUDIO_FRAME_SAMPLES)
+        room.played(played, at=start / AUDIO_SAMPLE_RATE)  # the room's clock, not the wall's
+        captured_until = (start + AUDIO_FRAME_SAMPLES) / AUDIO_SAMPLE_RATE
+        heard = near[start : start + AUDIO_FRAME_SAMPLES] + room.heard(
+            AUDIO_FRAME_SAMPLES, at=captured_until
+        )
         sent.append(echo.heard(np.clip(heard, -32768, 32767).astype(np.int16)))
     return np.concatenate(sent), time.process_time() - began
 
@@ -105,9 +88,8 @@ def measure(
 
 
 def main() -> dict[str, object]:
-    with tempfile.TemporaryDirectory() as tmp:
-        far = speech(FAR, "en-us", Path(tmp))
-        near = speech(NEAR, "en-gb", Path(tmp))
+    far = spoken(FAR, "en-us").astype(np.float64)
+    near = spoken(NEAR, "en-gb").astype(np.float64)
     length = min(far.size, near.size)
     far, near = far[:length], near[:length]
     return {

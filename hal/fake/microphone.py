@@ -24,6 +24,7 @@ else:
     np = lazy_module("numpy")
 
 TONE_AMPLITUDE = 0.3  # of full scale: about -13.5 dBFS RMS
+BUFFERED_PERIODS = 4  # a late reader gets up to 80 ms at once, as from hal/pi/alsa.py's buffer
 
 
 def parse_source(source: str) -> float | Path:
@@ -80,7 +81,7 @@ class FakeMicrophone:
         self._source = parse_source(source)
         self.room = room
         self.faults = Faults("microphone", fault)
-        self._pacer = Pacer(AUDIO_FRAME_SAMPLES / AUDIO_SAMPLE_RATE)
+        self._pacer = Pacer(AUDIO_FRAME_SAMPLES / AUDIO_SAMPLE_RATE, BUFFERED_PERIODS)
         self._samples: npt.NDArray[np.int16] | None = None
         self._started = False
         self._position = 0
@@ -106,7 +107,7 @@ class FakeMicrophone:
         self.faults.check()
         if not self._started:
             raise DeviceFailedError("microphone read before start")
-        await self._pacer.wait()
+        at = await self._pacer.wait()
         self.faults.check()
         if not self._started:  # stopped while we slept
             raise DeviceFailedError("microphone stopped")
@@ -118,7 +119,7 @@ class FakeMicrophone:
         self._position = int((self._position + AUDIO_FRAME_SAMPLES) % samples.size)
         near = samples[idx]
         if self.room is not None:  # what the speaker played, as the room carried it
-            near = np.clip(near + self.room.heard(near.size), -32768, 32767).astype(np.int16)
+            near = np.clip(near + self.room.heard(near.size, at), -32768, 32767).astype(np.int16)
         frame = mono_frame(near, self._pts)
         self._pts += AUDIO_FRAME_SAMPLES
         return frame

@@ -1,12 +1,45 @@
-"""Speech-like test signals: voiced harmonics with a wandering pitch, breath noise and a
-syllable rhythm. Deterministic, so echo measurements repeat."""
+"""Test speech: spoken sentences (espeak-ng, `apt install espeak-ng`), and speech-like
+signals (voiced harmonics with a wandering pitch, breath noise and a syllable rhythm).
+Both deterministic, so echo measurements repeat.
+
+Intelligibility is measured on the spoken sentences only: on the synthetic signal, two
+continuous talkers at once, AEC3 suppresses the near one to anywhere between STOI 0.05
+and 0.75 depending on the echo's delay to a millisecond; on espeak's speech it keeps
+0.73-0.77 at every delay from 40 to 120 ms.
+"""
 
 from __future__ import annotations
 
+import subprocess
+import tempfile
+from pathlib import Path
+
+import av
 import numpy as np
 import numpy.typing as npt
 
 from hal import AUDIO_SAMPLE_RATE
+from hal.audio import MonoConverter
+
+FAR = (
+    "The patient in room four is ready for the consultation. Please check the blood "
+    "pressure readings before you start, and remember to update the notes afterwards."
+)
+NEAR = (
+    "Good morning doctor, I have had a headache for three days now and the tablets did "
+    "not help at all. Could you also look at my knee, it hurts on the stairs."
+)
+
+
+def spoken(text: str, voice: str) -> npt.NDArray[np.int16]:
+    """``text`` read by espeak-ng's ``voice`` (e.g. ``en-us``), mono 48 kHz."""
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "speech.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(wav), text], check=True)
+        converter = MonoConverter()
+        with av.open(str(wav)) as container:
+            frames = [converter.convert(f) for f in container.decode(audio=0)]
+    return np.concatenate(frames)
 
 
 def speech_like(seconds: float, pitch_hz: float, seed: int) -> npt.NDArray[np.int16]:

@@ -17,23 +17,37 @@ from hal import AUDIO_FRAME_SAMPLES
 from hal.audio import mono_frame
 from kiosk.call.audio import MicrophoneTrack, Mixer
 from kiosk.call.echo import EchoCanceller
-from tests.call.speech import power_db, speech_like
+from tests.call.speech import FAR, NEAR, power_db, speech_like, spoken
 from tests.hal.conftest import small_config
+from tests.priority import ahead
 
 SECONDS = 6.0
 SETTLED = 3.0  # AEC3 converges within the first seconds; measure after
 
 
 async def sent_while_far_end_talks(
-    enabled: bool, near: str = "silence"
+    enabled: bool,
+    near: str = "silence",
+    far: npt.NDArray[np.int16] | None = None,
+    seconds: float = SECONDS,
 ) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]:
-    """(what the box sent, what it played) while a participant talks for SECONDS."""
+    """(what the box sent, what it played) while a participant talks for ``seconds``."""
     config = small_config(fake_audio_source=near, fake_echo_delay_ms=40, fake_echo_gain_db=-6)
-    far = speech_like(SECONDS + 1, pitch_hz=140, seed=1)
+    if far is None:
+        far = speech_like(seconds + 1, pitch_hz=140, seed=1)
     echo = EchoCanceller()
     echo.enabled = enabled
     if enabled:
         assert echo.load()
+    # a machine busy with other work delays the room's sound unevenly, and AEC3 then
+    # suppresses the near voice too: what is measured here is the canceller, not the load
+    with ahead():
+        return await _sent(config, far, echo, seconds)
+
+
+async def _sent(
+    config: hal.HalConfig, far: npt.NDArray[np.int16], echo: EchoCanceller, seconds: float
+) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]:
     async with hal.build("fake", config) as box:
         mixer = Mixer(box.speaker, echo)
         track = MicrophoneTrack(box.microphone, echo)
@@ -48,14 +62,14 @@ async def sent_while_far_end_talks(
 
         tasks = [asyncio.create_task(mixer.run()), asyncio.create_task(participant())]
         try:
-            frames = [await track.recv() for _ in range(int(SECONDS * 50))]
+            frames = [await track.recv() for _ in range(int(seconds * 50))]
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             track.stop()
     sent = np.concatenate([f.to_ndarray().reshape(-1) for f in frames])
-    return sent, box.speaker.recent(SECONDS)  # type: ignore[attr-defined]
+    return sent, box.speaker.recent(seconds)  # type: ignore[attr-defined]
 
 
 def settled(samples: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
@@ -82,13 +96,16 @@ def write_wav(path: Path, samples: npt.NDArray[np.int16]) -> None:
 
 
 async def test_the_room_is_still_heard_while_the_far_end_talks(tmp_path: Path) -> None:
-    near = speech_like(SECONDS + 1, pitch_hz=220, seed=2)
+    """Two people talking at once, spoken sentences (see tests/call/speech.py)."""
+    far, near = spoken(FAR, "en-us"), spoken(NEAR, "en-gb")
+    seconds = min(far.size, near.size) // AUDIO_FRAME_SAMPLES * AUDIO_FRAME_SAMPLES / 48_000
     voice = tmp_path / "near.wav"
     write_wav(voice, near)
-    sent, _ = await sent_while_far_end_talks(enabled=True, near=str(voice))
+    sent, _ = await sent_while_far_end_talks(True, str(voice), far, seconds)
     # the fake microphone loops the file from its start: sent[i] is near[i] plus echo
-    window = slice(int(SETTLED * 48_000), int((SECONDS - 0.2) * 48_000))
+    window = slice(int(SETTLED * 48_000), sent.size)
     kept = power_db(sent[window]) - power_db(near[window])
-    assert kept > -6  # the voice is not suppressed with the echo
-    # and it stays intelligible (short-time objective intelligibility, 0..1)
-    assert stoi(near[window], sent[window], 48_000) > 0.6
+    assert kept > -3  # the voice is not suppressed with the echo
+    # and it stays intelligible (short-time objective intelligibility, 0..1; 0.87 with the
+    # echo left in, 0.73-0.77 cancelled at any echo delay in benchmarks/aec.py's terms)
+    assert stoi(near[window], sent[window], 48_000) > 0.65

@@ -25,7 +25,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,9 +33,9 @@ import pytest
 
 from tests.call.conftest import Room
 from tests.management.test_managed_kiosk import eventually
+from tests.priority import ahead
 
 LOAD_S = float(os.environ.get("KIOSK_TEST_LOADED_CALL_S", "600"))
-AHEAD = -5  # the harness's niceness (its processes inherit it): ahead of the load and the box
 NORMAL = 0
 PARTICIPANTS = 4
 FPS = 15
@@ -78,21 +78,9 @@ async def busy_cores() -> AsyncIterator[list[subprocess.Popen[bytes]]]:
             proc.wait()
 
 
-@contextlib.contextmanager
-def loop_ahead() -> Iterator[None]:
-    """This thread (the test's event loop, the clinic service's) ahead of the load."""
-    before = os.getpriority(os.PRIO_PROCESS, 0)
-    with contextlib.suppress(PermissionError):  # then at normal priority
-        os.setpriority(os.PRIO_PROCESS, 0, AHEAD)
-    try:
-        yield
-    finally:
-        os.setpriority(os.PRIO_PROCESS, 0, before)  # lowering one's priority is allowed
-
-
 async def run_loaded_call(room: Room, seconds: float) -> dict[str, Any]:
     """The call above under load for ``seconds``; what it measured."""
-    with loop_ahead():
+    with ahead():
         return await _loaded_call(room, seconds)
 
 
