@@ -186,6 +186,18 @@ class MeshPeer:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def media(self) -> dict[str, object]:
+        """What it knows of each remote: connection states and frames decoded."""
+        return {
+            remote: {
+                "connection": pc.connectionState,
+                "ice": pc.iceConnectionState,
+                "video_frames": self.video_frames[remote],
+                "audio_frames": self.audio_frames[remote],
+            }
+            for remote, pc in self.pcs.items()
+        }
+
     async def wait_for_media(self, remotes: int, frames: int = 5, timeout: float = 30) -> None:
         async with asyncio.timeout(timeout):
             while not (

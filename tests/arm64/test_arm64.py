@@ -142,9 +142,14 @@ async def arm64_box(
     await box.start(timeout=300)
     try:
         yield box
-    finally:
+    except BaseException as exc:
+        # the log in the failure's own message: CI shows the summary, not captured output
+        status = await box.status() if box.proc and box.proc.poll() is None else "exited"
         _, logged, _ = await asyncio.to_thread(box.stop, 60)
-        print("\n".join(logged.splitlines()[-80:]))  # shown when the test fails
+        tail = "\n".join(logged.splitlines()[-60:])
+        raise AssertionError(f"{exc!r}; the box's status: {status}\nits log:\n{tail}") from exc
+    else:
+        await asyncio.to_thread(box.stop, 60)
 
 
 @pytest.mark.parametrize("cpu", CPUS)
@@ -167,7 +172,10 @@ async def test_the_box_on_aarch64_sends_its_picture_in_a_call(
 
             await eventually(idle, timeout=120)
             await box.press(1)
-            await doctor.wait_for_media(remotes=1, frames=20, timeout=240)
+            try:
+                await doctor.wait_for_media(remotes=1, frames=20, timeout=240)
+            except TimeoutError:
+                raise TimeoutError(f"no media in 240 s at the doctor: {doctor.media()}") from None
             status = await box.status()
             assert status["state"] == "in_call"
             assert status["peers"][0]["name"] == "Dr Host"
