@@ -112,12 +112,13 @@ def test_every_shared_library_in_the_venv_loads_on_16k_pages(root: Path) -> None
 @contextlib.asynccontextmanager
 async def arm64_box(
     root: Path, cpu: str, server: ClinicServer, clinic: ClinicFixture
-) -> AsyncIterator[KioskProcess]:
-    """A fake-HAL box in the root, enrolled to ``server`` on this machine."""
+) -> AsyncIterator[tuple[KioskProcess, int]]:
+    """A fake-HAL box in the root, enrolled to ``server`` on this machine, and the version
+    of the config the clinic holds for it (its button 1 joins the meeting room)."""
     admin = clinic.admin.token
     created = await server.ok("POST", f"/clinics/{clinic.clinic_id}/devices", admin,
                               {"name": f"Exam {cpu}"})  # fmt: skip
-    await server.ok("PUT", f"/devices/{created['device_id']}/config", admin, {
+    configured = await server.ok("PUT", f"/devices/{created['device_id']}/config", admin, {
         "name": f"Exam {cpu}",
         "buttons": {"1": {"action": "join", "room_id": clinic.meeting_room}},
         "video": {"width": 320, "height": 240, "fps": 10, "codec": "VP8"},
@@ -141,7 +142,7 @@ async def arm64_box(
     box.command = in_root(root, cpu, *settings, "python", "-m", "kiosk.cli", "run")
     await box.start(timeout=300)
     try:
-        yield box
+        yield box, configured["config_version"]
     except BaseException as exc:
         # the log in the failure's own message: CI shows the summary, not captured output
         status = await box.status() if box.proc and box.proc.poll() is None else "exited"
@@ -165,12 +166,13 @@ async def test_the_box_on_aarch64_sends_its_picture_in_a_call(
     doctor = MeshPeer(clinic_server.session, grant["signal_url"], grant["token"], "Dr Host")
     try:
         await doctor.join()
-        async with arm64_box(root, cpu, clinic_server, clinic) as box:
+        async with arm64_box(root, cpu, clinic_server, clinic) as (box, version):
 
-            async def idle() -> bool:
-                return (await box.status())["state"] == "idle"
+            async def ready() -> bool:  # idle, with the clinic's button config
+                status = await box.status()
+                return status["state"] == "idle" and status["config_version"] == version
 
-            await eventually(idle, timeout=120)
+            await eventually(ready, timeout=120)
             await box.press(1)
             try:
                 await doctor.wait_for_media(remotes=1, frames=20, timeout=240)
