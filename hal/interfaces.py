@@ -86,6 +86,10 @@ class H264Stream(Protocol):
     def set_bitrate(self, bitrate: int) -> None:
         """Aim at ``bitrate`` bits/s from the next access units on."""
 
+    async def picture(self) -> av.VideoFrame | None:
+        """A picture of what is being encoded, for the box's own screen (at the caller's
+        pace, not the encoder's); None before the first. Raises as ``read`` does."""
+
     async def stop(self) -> None:
         """Stop encoding; safe to call more than once."""
 

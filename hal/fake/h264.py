@@ -31,6 +31,7 @@ class FakeH264Stream:
         self._bitrate = 0
         self._keyframe = True
         self._running = False
+        self._picture: av.VideoFrame | None = None  # the last frame given to the encoder
 
     def _open(self) -> av.VideoCodecContext:
         context = av.CodecContext.create("libx264", "w")
@@ -57,11 +58,15 @@ class FakeH264Stream:
     def set_bitrate(self, bitrate: int) -> None:
         self._bitrate = bitrate
 
+    async def picture(self) -> av.VideoFrame | None:
+        self._camera.faults.check()
+        return self._picture
+
     async def read(self) -> Packet:
         while True:
             if not self._running:
                 raise DeviceFailedError("H.264 read before start")
-            frame = await self._camera.read()
+            frame = self._picture = await self._camera.read()
             packets = await asyncio.to_thread(self._encode, frame)
             if packets:
                 return packets[0]

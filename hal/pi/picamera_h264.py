@@ -128,6 +128,10 @@ class PiCameraH264:
         packet.is_keyframe = keyframe
         return packet
 
+    async def picture(self) -> av.VideoFrame | None:
+        # picamera2 hands out the camera's frames while its encoder records them
+        return await self._camera.read()
+
     def request_keyframe(self) -> None:
         self._control(v4l2.FORCE_KEY_FRAME, 1)
 

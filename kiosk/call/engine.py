@@ -53,6 +53,7 @@ class Call:
         echo: EchoCanceller,
         rejoin: Rejoin | None = None,
         on_picture: PictureHook | None = None,
+        screen_on: Callable[[], bool] = lambda: False,
     ) -> None:
         self._on_picture = on_picture
         self.room_id = str(joined["room_id"])
@@ -72,6 +73,7 @@ class Call:
             source, video.max_bitrate_kbps * 1000, video.codec, video.min_bitrate_kbps * 1000
         )
         self.video.on_picture = on_picture
+        self.video.screen_on = screen_on
         self.microphone = MicrophoneTrack(hal.microphone, echo)
         self.microphone.muted = muted
         self.audio = SharedAudioEncoder(self.microphone)
@@ -330,6 +332,7 @@ class CallEngine:
             self.echo,
             rejoin,
             self._picture,
+            lambda: self.on_picture is not None,
         )
         room_name = str(grant.get("room_name") or "")
         if room_name:

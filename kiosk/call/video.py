@@ -16,13 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import av
 
-from hal import HalError
+from hal import H264Stream, HalError
 from kiosk.call.encoder import SharedEncoder
 from kiosk.call.rate import MIN_BITRATE
 from kiosk.call.video_source import VideoSource
 
 log = logging.getLogger(__name__)
 
+SELF_VIEW_FPS = 10  # the box's own picture while the camera encodes: a corner of the screen
 
 # a new picture for the room's screen: whose (a peer id; None: the box's own camera),
 # the picture, and when it came (time.monotonic())
@@ -39,6 +40,8 @@ class VideoPipeline:
         self.encoders: dict[str, SharedEncoder] = {}
         self._latest: av.VideoFrame | None = None
         self.on_picture: PictureHook | None = None
+        # whether a screen wants pictures now (the camera's own are then fetched for it)
+        self.screen_on: Callable[[], bool] = lambda: False
         same_size = (source.camera.width, source.camera.height) == (source.width, source.height)
         self._camera_h264 = source.camera.h264() if same_size else None
         self._first_frames: set[asyncio.Task[None]] = set()
@@ -106,6 +109,7 @@ class VideoPipeline:
             return
         log.info("sending the camera's own H.264")
         encoder.use_camera_encoder(stream)
+        self_view = asyncio.create_task(self._show_self(stream), name="self-view")
         try:
             while self._camera_encodes():
                 try:
@@ -118,9 +122,25 @@ class VideoPipeline:
                 self.source.camera_worked()
                 encoder.deliver(encoder.pass_through(packet, self.source.pts()))
         finally:
+            self_view.cancel()
+            await asyncio.gather(self_view, return_exceptions=True)
             encoder.use_camera_encoder(None)
             await stream.stop()
             log.info("encoding video here again")
+
+    async def _show_self(self, stream: H264Stream) -> None:
+        """While the camera encodes, no frame passes here: the screen's picture of the box
+        itself is fetched from the camera, at a corner's rate, and only for a screen."""
+        while True:
+            await asyncio.sleep(1 / SELF_VIEW_FPS)
+            if self.on_picture is None or not self.screen_on():
+                continue
+            try:
+                picture = await stream.picture()
+            except HalError:
+                continue  # the packets' reader tells of the camera's failure
+            if picture is not None and self.source.camera_enabled:
+                self.on_picture(None, picture, time.monotonic())
 
     async def _encode(self, encoder: SharedEncoder, frame: av.VideoFrame) -> None:
         loop = asyncio.get_running_loop()
