@@ -77,7 +77,9 @@ class AvCamera(ThreadedCamera):
         if self._paced:
             self._due += 1 / self._fps
             time.sleep(max(0.0, self._due - time.monotonic()))
-            self._due = max(self._due, time.monotonic() - 1 / self._fps)
+            # late (a busy machine): go on from now, as a camera drops what nobody read,
+            # rather than hand out frames faster than real time to catch up
+            self._due = max(self._due, time.monotonic())
         return self._stamp(frame.reformat(width=self._width, height=self._height, format="yuv420p"))
 
     def _close_device(self) -> None:
