@@ -296,7 +296,8 @@ async def test_a_pi_4_s_camera_gives_hardware_h264_and_a_pi_5_s_gives_none(
         assert (v4l2.BITRATE, 250_000) in made[0].controls
         # the box's own screen: the camera's frames, fetched while its encoder records
         picture = await stream.picture()
-        assert picture is not None and made[0].running
+        assert picture is not None
+        assert made[0].running
         assert (picture.width, picture.height) == (320, 240)
         assert picture.to_ndarray(format="rgb24")[..., 0].mean() > 200  # the stand-in's red
     finally:
