@@ -137,7 +137,10 @@ class Call:
 
     async def _signal_loop(self) -> None:
         for peer in self._initial:  # the newcomer offers to everyone already there
-            await self._offer_to(peer)
+            try:
+                await self._offer_to(peer)
+            except ConnectionError as exc:  # signalling lost already: the rejoin offers
+                log.warning("cannot offer to %s: %s", peer.get("peer_id"), exc)
         names: dict[str, dict[str, Any]] = {}
         while True:
             async for message in self._signalling.messages():

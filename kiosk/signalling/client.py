@@ -82,7 +82,13 @@ class SignallingClient:
     async def _receive(self) -> dict[str, Any] | None:
         assert self._ws is not None
         while True:
-            msg = await self._ws.receive()
+            try:
+                msg = await self._ws.receive()
+            except ConnectionError as exc:
+                # aiohttp answers a ping while reading: on a transport already closing
+                # that raises here, and the connection is as closed as on a CLOSE frame
+                log.info("signalling connection lost: %s", exc)
+                return None
             if msg.type is aiohttp.WSMsgType.TEXT:
                 try:
                     data = json.loads(msg.data)

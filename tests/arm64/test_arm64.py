@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import struct
 import subprocess
 from collections.abc import AsyncIterator, Iterator
@@ -128,7 +129,7 @@ async def arm64_box(
     env = {
         "KIOSK_STATE_DIR": state, "KIOSK_CONFIG": "/dev/null", "KIOSK_TERMINAL": "false",
         "KIOSK_ENROLLMENT_FILE": "/nonexistent", "KIOSK_ICE_HOST_ADDRESSES": "127.0.0.1",
-        "KIOSK_LOG_LEVEL": "INFO",
+        "KIOSK_LOG_LEVEL": "INFO", "PYTHONFAULTHANDLER": "1",
     }  # fmt: skip
     settings = [f"{k}={v}" for k, v in env.items()]
     enroll = await asyncio.create_subprocess_exec(
@@ -144,11 +145,23 @@ async def arm64_box(
     try:
         yield box, configured["config_version"]
     except BaseException as exc:
-        # the log in the failure's own message: CI shows the summary, not captured output
-        status = await box.status() if box.proc and box.proc.poll() is None else "exited"
-        _, logged, _ = await asyncio.to_thread(box.stop, 60)
-        tail = "\n".join(logged.splitlines()[-60:])
-        raise AssertionError(f"{exc!r}; the box's status: {status}\nits log:\n{tail}") from exc
+        # the box's own account in the failure's message (CI shows the summary, not the
+        # captured output): its status if it still answers, its log, and its threads'
+        # stacks (faulthandler, on SIGABRT)
+        try:
+            status: object = await asyncio.wait_for(box.status(), 10)
+        except (TimeoutError, OSError) as error:
+            status = f"no answer ({error!r})"
+        assert box.proc is not None
+        box.proc.send_signal(signal.SIGABRT)
+        try:
+            _, logged = await asyncio.to_thread(box.proc.communicate, None, 60)
+        except subprocess.TimeoutExpired:
+            box.proc.kill()
+            _, logged = await asyncio.to_thread(box.proc.communicate)
+        lines = logged.splitlines()
+        shown = "\n".join(lines if len(lines) <= 200 else [*lines[:60], "[...]", *lines[-140:]])
+        raise AssertionError(f"{exc!r}; the box's status: {status}\nits log:\n{shown}") from exc
     else:
         await asyncio.to_thread(box.stop, 60)
 
