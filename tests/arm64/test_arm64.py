@@ -2,7 +2,8 @@
 Debian bookworm arm64 (Raspberry Pi OS's base) through qemu-user, the venv made from
 aarch64 wheels and the two source builds (`tests/arm64/build.sh`).
 
-Emulated, so slow and shared: the HAL contract and controller tests, and one call of the
+Emulated, so slow and shared: the HAL contract and controller tests, the echo canceller
+(LiveKit's aarch64 library) on 20 ms of audio, and one call of the
 fake-HAL box enrolled to a clinic on this machine at 320x240@10, decoded by a participant.
 Not a real Pi: no camera, sound card or GPIO; those are what `hal/pi/` tests stand in for.
 """
@@ -70,12 +71,16 @@ def test_the_hal_contract_and_the_controller_pass_on_aarch64(
     done = subprocess.run(
         in_root(root, cpu, "sh", "-c",
                 "cd /src && uname -m && python -m pytest -q -p no:cacheprovider "
-                "tests/hal/test_contract.py tests/kiosk/test_controller.py"),
+                "tests/hal/test_contract.py tests/kiosk/test_controller.py && python -c "
+                "'from kiosk.call.echo import EchoCanceller as E; import numpy as n; e = E(); "
+                "e.enabled = True; assert e.load(); e.played(n.ones(960, n.int16)); "
+                "print(\"aec\", e.heard(n.ones(960, n.int16)).size)'"),
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert done.stdout.splitlines()[0] == "aarch64"
     assert " passed" in done.stdout
+    assert done.stdout.splitlines()[-1] == "aec 960"  # the echo canceller runs there
 
 
 def load_alignments(path: Path) -> list[int]:
@@ -123,6 +128,10 @@ async def arm64_box(
         "name": f"Exam {cpu}",
         "buttons": {"1": {"action": "join", "room_id": clinic.meeting_room}},
         "video": {"width": 320, "height": 240, "fps": 10, "codec": "VP8"},
+        # emulated, AEC3 takes most of the box's one core: with it on, the loop starved,
+        # the clinic's pings went unanswered and the call never got media (CI, twice);
+        # that the canceller loads and runs on aarch64 is the contract test's to show
+        "audio": {"echo_cancellation": False},
     })  # fmt: skip
     state = f"/tmp/state-{cpu}"
     subprocess.run(["rm", "-rf", str(root / state.lstrip("/"))], check=True)
@@ -130,6 +139,9 @@ async def arm64_box(
         "KIOSK_STATE_DIR": state, "KIOSK_CONFIG": "/dev/null", "KIOSK_TERMINAL": "false",
         "KIOSK_ENROLLMENT_FILE": "/nonexistent", "KIOSK_ICE_HOST_ADDRESSES": "127.0.0.1",
         "KIOSK_LOG_LEVEL": "INFO", "PYTHONFAULTHANDLER": "1",
+        # the camera at the call's size and rate, as a box set up for it would be: the
+        # default 640x480@30, drawn and scaled on the loop, took the emulated box's core
+        "KIOSK_CAMERA_WIDTH": "320", "KIOSK_CAMERA_HEIGHT": "240", "KIOSK_CAMERA_FPS": "10",
     }  # fmt: skip
     settings = [f"{k}={v}" for k, v in env.items()]
     enroll = await asyncio.create_subprocess_exec(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import statistics
 import time
 from fractions import Fraction
 
@@ -49,10 +50,11 @@ async def test_camera_gives_paced_frames_with_real_timestamps(any_hal: Hal) -> N
     pts = [f.pts for f in frames]
     assert all(b > a for a, b in itertools.pairwise(pts))
     period = hal.VIDEO_CLOCK_RATE / camera.fps
-    # a frame interval apart, or whole intervals where a reader too slow (a busy or
-    # emulated machine) let frames go by, as a camera drops frames nobody read
+    # mostly a frame interval apart, never much less; more where a reader too slow (a
+    # busy or emulated machine) let frames go by, as a camera drops frames nobody read
     steps = [(b - a) / period for a, b in itertools.pairwise(pts)]
-    assert all(abs(step - max(1, round(step))) <= 0.25 for step in steps), steps
+    assert min(steps) >= 0.75, steps
+    assert statistics.median(steps) == pytest.approx(1, abs=0.25), steps
     # paced like a camera: never faster than real time
     assert elapsed >= 8 / camera.fps
 
