@@ -4,8 +4,8 @@ Both deterministic, so echo measurements repeat.
 
 Intelligibility is measured on the spoken sentences only: on the synthetic signal, two
 continuous talkers at once, AEC3 suppresses the near one to anywhere between STOI 0.05
-and 0.75 depending on the echo's delay to a millisecond; on espeak's speech it keeps
-0.73-0.77 at every delay from 40 to 120 ms.
+and 0.75 depending on the echo's delay to a millisecond; on espeak's speech it kept
+0.73-0.77 at every delay from 40 to 120 ms (a one-off offline sweep, not kept).
 """
 
 from __future__ import annotations

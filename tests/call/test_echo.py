@@ -19,7 +19,6 @@ from kiosk.call.audio import MicrophoneTrack, Mixer
 from kiosk.call.echo import EchoCanceller
 from tests.call.speech import FAR, NEAR, power_db, speech_like, spoken
 from tests.hal.conftest import small_config
-from tests.priority import ahead
 
 SECONDS = 6.0
 SETTLED = 3.0  # AEC3 converges within the first seconds; measure after
@@ -39,15 +38,6 @@ async def sent_while_far_end_talks(
     echo.enabled = enabled
     if enabled:
         assert echo.load()
-    # a machine busy with other work delays the room's sound unevenly, and AEC3 then
-    # suppresses the near voice too: what is measured here is the canceller, not the load
-    with ahead():
-        return await _sent(config, far, echo, seconds)
-
-
-async def _sent(
-    config: hal.HalConfig, far: npt.NDArray[np.int16], echo: EchoCanceller, seconds: float
-) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]:
     async with hal.build("fake", config) as box:
         mixer = Mixer(box.speaker, echo)
         track = MicrophoneTrack(box.microphone, echo)
