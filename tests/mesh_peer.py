@@ -23,6 +23,7 @@ from hal.audio import SILENCE_DBFS, level_dbfs
 from hal.fake import FakeCamera, FakeMicrophone
 from hal.tracks import CameraTrack, MicrophoneTrack
 from kiosk.call.ice import close_peer_connection, rtc_configuration
+from tests.encoded_video import EncodedVideo
 
 
 def nobody(_peer: dict[str, Any]) -> bool:
@@ -44,6 +45,7 @@ class MeshPeer:
         microphone: str = "tone:660",
         size: tuple[int, int] = (320, 240),
         offer_to: Callable[[dict[str, Any]], bool] | None = None,
+        encoded: bool = False,
     ) -> None:
         self.offer_to = offer_to  # of those in the room at join, whom to call (default all)
         self.send_media = send
@@ -53,6 +55,8 @@ class MeshPeer:
         self.token = token
         self.name = name
         self.camera = FakeCamera(*size, fps, colour=colour)
+        # sent pre-encoded (VP8 only): a benchmark's callers cost next to nothing
+        self.encoded = EncodedVideo(*size, fps, colour) if encoded else None
         # not the kiosk's 440 Hz: AEC would cancel it; "silence" is a muted microphone
         self.microphone = FakeMicrophone(microphone)
         self.relay = MediaRelay()
@@ -91,7 +95,7 @@ class MeshPeer:
             await self.connect()
         await self.camera.start()
         await self.microphone.start()
-        self.video_source = CameraTrack(self.camera)
+        self.video_source = self.encoded or CameraTrack(self.camera)
         self.audio_source = MicrophoneTrack(self.microphone)
         await self.send({"type": "join", "token": self.token, "name": self.name})
         answer = await self.next_event("joined", "error")

@@ -1,4 +1,7 @@
-"""A screen for testers: it keeps the latest frame shown, for `kiosk display --png`."""
+"""A screen for testers: it keeps the latest frame shown, for `kiosk display --png`.
+
+Like KMS's two framebuffers, it copies each frame into one of two buffers it made once:
+a new 1280x720 array per frame would cost the box page faults on every page of it."""
 
 from __future__ import annotations
 
@@ -7,16 +10,21 @@ from typing import TYPE_CHECKING
 from hal.fake.faults import Faults
 from hal.health import Health, HealthState
 from hal.interfaces import DisplayMode
+from hal.lazy import lazy_module
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from hal.interfaces import Canvas
+else:
+    np = lazy_module("numpy")
 
 
 class FakeDisplay:
     def __init__(self, mode: DisplayMode, fault: str | None = None) -> None:
         self.faults = Faults("display", fault)
         self._mode = mode
-        self.latest: Canvas | None = None
+        self._buffers: list[Canvas] = []
         self.shown = 0  # frames put on the screen
 
     @property
@@ -33,9 +41,16 @@ class FakeDisplay:
     async def stop(self) -> None:
         return None
 
+    @property
+    def latest(self) -> Canvas | None:
+        """The frame on the screen (until the next but one is shown)."""
+        return self._buffers[self.shown % 2] if self.shown else None
+
     def show(self, frame: Canvas) -> None:
         self.faults.check()
         if frame.shape != (self._mode.height, self._mode.width, 4):
             raise ValueError(f"a {frame.shape} frame on a {self._mode} screen")
-        self.latest = frame.copy()
+        if not self._buffers:
+            self._buffers = [np.empty_like(frame), np.empty_like(frame)]
+        np.copyto(self._buffers[(self.shown + 1) % 2], frame)
         self.shown += 1

@@ -56,18 +56,24 @@ class Composer:
                 self._drawn.clear()
             self._items = scene.items
             changed = True
-        again = False  # a picture drawn over a later one (the self view) hides it
+        covered: list[Rect] = []  # drawn now: a later picture over them (the self view) again
         for picture in scene.pictures:
             frame = frames.get(picture.key)
             if frame is None:
                 continue
             drawn = self._drawn.get(picture.key)
-            if not again and drawn is not None and drawn[0] is frame and drawn[1] == picture.rect:
+            if (
+                drawn is not None
+                and drawn[0] is frame
+                and drawn[1] == picture.rect
+                and not any(_overlap(picture.rect, rect) for rect in covered)
+            ):
                 continue
             self._picture(picture.key, frame, picture.rect, drawn)
             self._drawn[picture.key] = (frame, picture.rect)
             self.last_drawn.append(picture.key)
-            changed = again = True
+            covered.append(picture.rect)
+            changed = True
         for key in set(self._scalers) - {p.key for p in scene.pictures}:
             del self._scalers[key]
         return changed

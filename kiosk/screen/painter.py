@@ -1,10 +1,12 @@
 """The thread that draws the screen: fed each decoded picture straight from the call, and
-each new scene from the daemon's loop, it draws what changed and shows it.
+each new scene from the daemon's loop.
 
-A picture waits here at most ``batch_s`` for others to join it in one frame (five
-participants at 30 fps are 150 pictures a second, shown in about 30 frames); a new scene is
-drawn at once. Nothing in here runs on the event loop, whose lag under a busy call would
-otherwise add to every picture's way to the screen.
+A picture is drawn into its tile as soon as it comes (a short piece of work, which a busy
+core lets in quickly, where drawing six at once waited for the core several times over);
+the screen is shown at most ``batch_s`` after the oldest picture not yet on it came, so the
+pictures of five participants at 30 fps (150 a second) are shown in about 30 frames. A new
+scene is drawn and shown at once. Nothing in here runs on the event loop, whose lag under
+a busy call would otherwise add to every picture's way to the screen.
 """
 
 from __future__ import annotations
@@ -43,7 +45,10 @@ class Painter:
         self._scene: Scene | None = None
         self._scene_new = False
         self._latest: dict[str, tuple[av.VideoFrame, float]] = {}  # key -> picture, arrived
-        self._oldest: float | None = None  # when the oldest picture not yet drawn came
+        self._new_pictures = False  # pictures came that are not drawn yet
+        self._oldest: float | None = None  # when the oldest picture not yet shown came
+        self._changed = False  # the canvas differs from what the screen shows
+        self._unshown: dict[str, float] = {}  # pictures drawn, not yet shown: when they came
         self._stopping = False
         self._failure: str | None = None
         self.drawing = threading.Lock()  # held while the canvas changes
@@ -66,6 +71,8 @@ class Painter:
             self._latest[key] = (frame, arrived)
             if self._oldest is None:
                 self._oldest = arrived
+            if not self._new_pictures:
+                self._new_pictures = True
                 self._wake.notify()
 
     def stop(self) -> None:
@@ -74,14 +81,15 @@ class Painter:
             self._wake.notify()
         self._thread.join()
 
-    def _next(self) -> tuple[Scene, dict[str, tuple[av.VideoFrame, float]]] | None:
-        """Waits for a new scene, or for the oldest new picture's turn; None to stop."""
+    def _next(self) -> tuple[Scene, dict[str, tuple[av.VideoFrame, float]], bool] | None:
+        """Waits for a new scene, a new picture or the oldest picture's turn on the screen;
+        the scene, the latest pictures, and whether to show them now. None to stop."""
         with self._wake:
             while True:
                 if self._stopping:
                     return None
                 if self._scene is not None:
-                    if self._scene_new:
+                    if self._scene_new or self._new_pictures:
                         break
                     if self._oldest is not None:
                         due = self._oldest + self.batch_s - time.monotonic()
@@ -91,29 +99,42 @@ class Painter:
                         continue
                 self._wake.wait()
             scene = self._scene
-            self._scene_new, self._oldest = False, None
-            shown = {p.key for p in scene.pictures}
-            for key in [k for k in self._latest if k not in shown]:
+            show = self._scene_new or (
+                self._oldest is not None and time.monotonic() >= self._oldest + self.batch_s
+            )
+            if show:
+                self._oldest = None
+            self._scene_new = self._new_pictures = False
+            on_screen = {p.key for p in scene.pictures}
+            for key in [k for k in self._latest if k not in on_screen]:
                 del self._latest[key]  # a picture nobody shows is not kept
-            return scene, dict(self._latest)
+            return scene, dict(self._latest), show
 
     def _run(self) -> None:
         while (work := self._next()) is not None:
-            scene, pictures = work
+            scene, pictures, show = work
             try:
-                self._show(scene, pictures)
+                self._draw(scene, pictures, show)
             except Exception:  # a bug drawing must not take the box's calls down
                 log.exception("screen: drawing failed; drawn again from nothing")
                 with self.drawing:
                     self.composer = Composer(self.composer.mode)
+                    self._unshown.clear()
                 with self._wake:
                     self._scene_new = True
                     self._wake.wait(FAILED_PAUSE_S)
 
-    def _show(self, scene: Scene, pictures: dict[str, tuple[av.VideoFrame, float]]) -> None:
+    def _draw(
+        self, scene: Scene, pictures: dict[str, tuple[av.VideoFrame, float]], show: bool
+    ) -> None:
         with self.drawing:
             self.composed += 1
-            if not self.composer.compose(scene, {k: f for k, (f, _) in pictures.items()}):
+            if self.composer.compose(scene, {k: f for k, (f, _) in pictures.items()}):
+                self._changed = True
+            for key in self.composer.last_drawn:
+                if key != SELF:  # the box's own camera is not a decoded picture
+                    self._unshown[key] = pictures[key][1]
+            if not (show and self._changed):
                 return
             try:
                 self.display.show(self.composer.canvas)
@@ -122,12 +143,12 @@ class Painter:
                     log.warning("screen: %s", exc)
                     self._failure = str(exc)
                 return
+            self._changed = False
+            unshown, self._unshown = self._unshown, {}
         self._failure = None
         self.shown += 1
         done = time.monotonic()
-        for key in self.composer.last_drawn:
-            if key != SELF:  # the box's own camera is not a decoded picture
-                self.latencies.append(done - pictures[key][1])
+        self.latencies.extend(done - arrived for arrived in unshown.values())
 
     def canvas_copy(self) -> Canvas:
         """What the screen shows now (never half drawn)."""

@@ -161,3 +161,28 @@ def test_a_picture_of_any_size_is_fitted_in_its_tile() -> None:
     assert middle[1] > 200
     assert middle[2] > 200
     assert middle[0] < 60
+
+
+def test_the_self_view_is_drawn_again_only_over_a_picture_drawn_under_it() -> None:
+    composer = Composer(DisplayMode(1280, 720, 30))
+    people = (Participant("a", "Ada", False, Video.LIVE), Participant("b", "Bo", False, Video.LIVE))
+    drawn = scene(View("in_call", room="R", participants=people), 1280, 720)
+    rects = {p.key: p.rect for p in drawn.pictures}
+    under = [k for k in ("a", "b") if _overlaps(rects[k], rects[SELF])]
+    apart = [k for k in ("a", "b") if k not in under]
+    assert under
+    assert apart
+    frames = {"a": solid((230, 20, 20)), "b": solid((20, 230, 20)), SELF: solid((20, 20, 230))}
+    composer.compose(drawn, frames)
+    frames[apart[0]] = solid((200, 200, 20))
+    composer.compose(drawn, frames)
+    assert composer.last_drawn == [apart[0]]  # one picture's work per new picture
+    frames[under[0]] = solid((20, 200, 200))
+    composer.compose(drawn, frames)
+    assert composer.last_drawn == [under[0], SELF]
+    own = rects[SELF]
+    assert composer.canvas[own.y + own.height // 2, own.x + own.width // 2][0] > 200  # still blue
+
+
+def _overlaps(a: Rect, b: Rect) -> bool:
+    return a.x < b.right and b.x < a.right and a.y < b.bottom and b.y < a.bottom
