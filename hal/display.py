@@ -59,6 +59,9 @@ class OpenedDisplay:
             raise DeviceFailedError(self._health.reason) from exc
         self._health = Health.ok()
 
+    def free_at(self) -> float:
+        return 0.0  # it never waits (a screen without page flips)
+
     def _open(self) -> None:
         raise NotImplementedError
 
@@ -85,6 +88,9 @@ class NoDisplay:
 
     async def stop(self) -> None:
         return None
+
+    def free_at(self) -> float:
+        return 0.0
 
     def show(self, frame: Canvas) -> None:
         raise DeviceMissingError(self._health.reason)

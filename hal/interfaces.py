@@ -196,6 +196,10 @@ class Display(Device, Protocol):
     def mode(self) -> DisplayMode | None:
         """Size and refresh while the screen works; None when it is missing or broken."""
 
+    def free_at(self) -> float:
+        """The ``time.monotonic()`` from which `show` does not wait for the frame before
+        to be lit (a page flip pending); in the past when it would not wait now."""
+
     def show(self, frame: Canvas) -> None:
         """Put ``frame`` on the screen (blocks until it is there, at most a refresh).
         Raises DeviceMissingError when the screen went away, DeviceFailedError on a fault."""

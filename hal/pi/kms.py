@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 import select
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +63,7 @@ class KmsDisplay(OpenedDisplay):
         self._buffers: list[tuple[Any, npt.NDArray[np.uint8]]] = []
         self._front = 0
         self._flip_pending = False
+        self._flipped_at = 0.0  # when the pending flip was asked for
         self._flip_event: Any = None
         self.flips = 0
 
@@ -112,6 +114,12 @@ class KmsDisplay(OpenedDisplay):
             if event.type == self._flip_event:
                 self._flip_pending = False
 
+    def free_at(self) -> float:
+        """A flip is done by the first vertical blank after it was asked for."""
+        if not self._flip_pending or self._mode is None:
+            return 0.0
+        return self._flipped_at + 1 / self._mode.refresh_hz
+
     def show(self, frame: Canvas) -> None:
         if self._crtc is None or self._mode is None:
             raise DeviceMissingError(self._health.reason or "the display is not open")
@@ -133,6 +141,7 @@ class KmsDisplay(OpenedDisplay):
         except (OSError, RuntimeError) as exc:
             raise DeviceFailedError(f"page flip failed: {exc}") from exc
         self._flip_pending = True
+        self._flipped_at = time.monotonic()
         self._front = back
         self.flips += 1
 

@@ -27,10 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_FPS = 30.0  # pictures never come faster: a 60 Hz screen is composed at most 30 times
-# a picture waits at most this share of a frame interval for others to be drawn with it:
-# the rest is for drawing and for the thread to be woken on a busy box
-BATCH_SHARE = 0.7
+MAX_FPS = 30.0  # pictures never come faster: a 60 Hz screen is shown at most 30 frames
 NO_SCREEN_POLL_S = 1.0
 TICK_S = 1.0  # with nothing new, the view is looked at again after this long
 PAUSED_AFTER_S = 2.5  # no new picture this long: marked, and the old one not shown
@@ -175,8 +172,8 @@ class Screen:
                 if self._painter is None or self._painter.mode != mode:
                     log.info("screen %s", mode)
                     await self._stop_painter()
-                    batch_s = BATCH_SHARE / min(mode.refresh_hz, MAX_FPS)
-                    self._painter = Painter(self._display, mode, batch_s)
+                    interval_s = 1 / min(mode.refresh_hz, MAX_FPS)
+                    self._painter = Painter(self._display, mode, interval_s)
                     self._daemon.engine.on_picture = self._picture
                     drawn = None
                 self._wake.clear()

@@ -1,12 +1,14 @@
 """The thread that draws the screen: fed each decoded picture straight from the call, and
 each new scene from the daemon's loop.
 
-A picture is drawn into its tile as soon as it comes (a short piece of work, which a busy
-core lets in quickly, where drawing six at once waited for the core several times over);
-the screen is shown at most ``batch_s`` after the oldest picture not yet on it came, so the
-pictures of five participants at 30 fps (150 a second) are shown in about 30 frames. A new
-scene is drawn and shown at once. Nothing in here runs on the event loop, whose lag under
-a busy call would otherwise add to every picture's way to the screen.
+A picture or a new scene is drawn into the canvas as soon as it comes (a short piece of
+work, which a busy core lets in quickly, where drawing six at once waited for the core
+several times over). The canvas goes to the screen as soon as the screen can take a frame
+without waiting for the one before (a page flip lights one frame a refresh) and at most
+once an ``interval_s``: the pictures of five participants at 30 fps, 150 a second, are
+shown in 30 frames, each as soon after it came as the screen allows. Nothing in here runs
+on the event loop, whose lag under a busy call would otherwise add to every picture's way
+to the screen.
 """
 
 from __future__ import annotations
@@ -33,10 +35,10 @@ FAILED_PAUSE_S = 1.0  # after a drawing bug: not a log line per frame
 
 
 class Painter:
-    def __init__(self, display: Display, mode: DisplayMode, batch_s: float) -> None:
+    def __init__(self, display: Display, mode: DisplayMode, interval_s: float) -> None:
         self.display = display
         self.composer = Composer(mode)
-        self.batch_s = batch_s
+        self.interval_s = interval_s
         self.composed = 0  # times the compose path ran
         self.shown = 0  # frames put on the screen
         # seconds from a participant's picture decoded to its frame on the screen
@@ -46,8 +48,8 @@ class Painter:
         self._scene_new = False
         self._latest: dict[str, tuple[av.VideoFrame, float]] = {}  # key -> picture, arrived
         self._new_pictures = False  # pictures came that are not drawn yet
-        self._oldest: float | None = None  # when the oldest picture not yet shown came
         self._changed = False  # the canvas differs from what the screen shows
+        self._handed_at = -1e9  # when the screen was last handed a frame (or refused it)
         self._unshown: dict[str, float] = {}  # pictures drawn, not yet shown: when they came
         self._stopping = False
         self._failure: str | None = None
@@ -69,8 +71,6 @@ class Painter:
         """A new picture for the tile ``key`` (from any thread)."""
         with self._wake:
             self._latest[key] = (frame, arrived)
-            if self._oldest is None:
-                self._oldest = arrived
             if not self._new_pictures:
                 self._new_pictures = True
                 self._wake.notify()
@@ -81,9 +81,13 @@ class Painter:
             self._wake.notify()
         self._thread.join()
 
-    def _next(self) -> tuple[Scene, dict[str, tuple[av.VideoFrame, float]], bool] | None:
-        """Waits for a new scene, a new picture or the oldest picture's turn on the screen;
-        the scene, the latest pictures, and whether to show them now. None to stop."""
+    def _due(self) -> float:
+        """When the screen may be handed the canvas next."""
+        return max(self.display.free_at(), self._handed_at + self.interval_s)
+
+    def _next(self) -> tuple[Scene, dict[str, tuple[av.VideoFrame, float]]] | None:
+        """Waits for a new scene, a new picture, or the screen's turn for what was drawn;
+        the scene and the latest pictures. None to stop."""
         with self._wake:
             while True:
                 if self._stopping:
@@ -91,30 +95,25 @@ class Painter:
                 if self._scene is not None:
                     if self._scene_new or self._new_pictures:
                         break
-                    if self._oldest is not None:
-                        due = self._oldest + self.batch_s - time.monotonic()
-                        if due <= 0:
+                    if self._changed:
+                        wait = self._due() - time.monotonic()
+                        if wait <= 0:
                             break
-                        self._wake.wait(due)
+                        self._wake.wait(wait)
                         continue
                 self._wake.wait()
             scene = self._scene
-            show = self._scene_new or (
-                self._oldest is not None and time.monotonic() >= self._oldest + self.batch_s
-            )
-            if show:
-                self._oldest = None
             self._scene_new = self._new_pictures = False
             on_screen = {p.key for p in scene.pictures}
             for key in [k for k in self._latest if k not in on_screen]:
                 del self._latest[key]  # a picture nobody shows is not kept
-            return scene, dict(self._latest), show
+            return scene, dict(self._latest)
 
     def _run(self) -> None:
         while (work := self._next()) is not None:
-            scene, pictures, show = work
+            scene, pictures = work
             try:
-                self._draw(scene, pictures, show)
+                self._draw(scene, pictures)
             except Exception:  # a bug drawing must not take the box's calls down
                 log.exception("screen: drawing failed; drawn again from nothing")
                 with self.drawing:
@@ -124,9 +123,7 @@ class Painter:
                     self._scene_new = True
                     self._wake.wait(FAILED_PAUSE_S)
 
-    def _draw(
-        self, scene: Scene, pictures: dict[str, tuple[av.VideoFrame, float]], show: bool
-    ) -> None:
+    def _draw(self, scene: Scene, pictures: dict[str, tuple[av.VideoFrame, float]]) -> None:
         with self.drawing:
             self.composed += 1
             if self.composer.compose(scene, {k: f for k, (f, _) in pictures.items()}):
@@ -134,8 +131,9 @@ class Painter:
             for key in self.composer.last_drawn:
                 if key != SELF:  # the box's own camera is not a decoded picture
                     self._unshown[key] = pictures[key][1]
-            if not (show and self._changed):
+            if not self._changed or time.monotonic() < self._due():
                 return
+            self._handed_at = time.monotonic()
             try:
                 self.display.show(self.composer.canvas)
             except HalError as exc:

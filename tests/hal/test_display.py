@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -124,8 +125,12 @@ async def test_kms_draws_into_the_back_buffer_and_flips(pykms: ModuleType) -> No
     frames = [composed(1920, 1080) for _ in range(3)]
     frames[1][:] = 40
     frames[2][:100] = 200
+    assert display.free_at() == 0.0  # nothing pending: a frame is taken at once
     for frame in frames:
         display.show(frame)
+        asked = time.monotonic()
+        # a flip pending until the next vertical blank, at most one refresh away
+        assert asked - 0.1 < display.free_at() <= asked + 1 / 60
     # drawn into the buffer not on the screen, then flipped: back, front, back
     assert [fb for fb, _ in card.flips] == [back, front, back]
     for (_, shown), frame in zip(card.flips, frames, strict=True):
@@ -222,3 +227,15 @@ async def test_kms_that_stops_flipping_is_reported_and_opened_again(pykms: Modul
     assert display.mode is None
     await display.start()  # what Hal.keep_parts_open does
     assert display.health.state is HealthState.OK
+
+
+async def test_fake_display_shows_at_most_one_frame_a_refresh_as_kms_does() -> None:
+    display = FakeDisplay(DisplayMode(64, 36, 20))
+    await display.start()
+    frame = composed(64, 36)
+    began = time.monotonic()
+    for _ in range(6):
+        display.show(frame)
+        assert display.lit_at > time.monotonic()  # lit at the next refresh, not before
+    # the first is lit at the first refresh, each next one waits for the one before
+    assert time.monotonic() - began >= 4 / 20

@@ -3,6 +3,7 @@ drawn together, a new scene is drawn at once, a failing screen is survived."""
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable, Iterator
 
@@ -42,7 +43,7 @@ def display() -> FakeDisplay:
 
 @pytest.fixture
 def painter(display: FakeDisplay) -> Iterator[Painter]:
-    painter = Painter(display, MODE, batch_s=0.3)
+    painter = Painter(display, MODE, interval_s=0.3)
     yield painter
     painter.stop()
 
@@ -96,3 +97,26 @@ def test_a_picture_nobody_shows_is_not_kept(painter: Painter, display: FakeDispl
     painter.picture("a", solid((230, 20, 20)), time.monotonic())
     until(lambda: display.shown == 2)
     assert "gone" not in painter._latest  # what the thread holds on to
+
+
+def test_the_screen_is_handed_a_frame_only_when_it_can_take_it() -> None:
+    """A picture waits at most one refresh: drawn as it comes, handed over when the screen
+    has lit the frame before, never blocking the painter in a page flip meanwhile."""
+    mode = DisplayMode(640, 360, 10)  # 100 ms a refresh
+    display = FakeDisplay(mode)
+    painter = Painter(display, mode, interval_s=0.01)
+    try:
+        painter.scene(call())
+        until(lambda: display.shown == 1)
+        ended = time.monotonic() + 1.5
+        while time.monotonic() < ended:
+            painter.picture("a", solid((230, 20, 20)), time.monotonic())
+            time.sleep(0.01)
+        until(lambda: len(painter.latencies) >= 12)
+        assert 12 <= display.shown <= 18  # one a refresh
+        # the picture shown is the latest, drawn while the frame before waited to be lit:
+        # handed over as that one is lit, not a refresh later (median 105 ms that way)
+        assert statistics.median(painter.latencies) < 0.05
+        assert max(painter.latencies) < 0.2  # never two refreshes, even on a busy machine
+    finally:
+        painter.stop()
