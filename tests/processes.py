@@ -47,7 +47,8 @@ class KioskProcess:
         )
         while time.monotonic() - self.started_at < timeout:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"kiosk run exited {self.proc.returncode}:\n{self._logged()}")
+                logged = self._logged(close=True)
+                raise RuntimeError(f"kiosk run exited {self.proc.returncode}:\n{logged}")
             try:
                 await self.status()
             except ControlError:
