@@ -9,7 +9,7 @@ The threshold (4 MiB) is above every picture-sized buffer of a call (a decoded 6
 frame is 460 KiB, a picture scaled for the screen about 0.5 MiB): those come from the heap
 and are used again. Mapped afresh for each picture, as at glibc's initial 128 KiB, every
 page written cost a page fault: measured, 13,000 a second in a call with five participants
-and a screen, a third of the screen thread's time. The trim threshold keeps a freed top of
+and a screen, over a quarter of the screen thread's time. The trim threshold keeps a freed top of
 the heap for the next picture rather than handing it back between two; what a call leaves
 is handed back when it ends (`release_free_memory`). With another C library all of this is
 a no-op.
