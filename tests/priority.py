@@ -4,9 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 AHEAD = -5  # the harness's niceness (threads and processes it starts inherit it)
+UNIT = Path(__file__).resolve().parent.parent / "systemd" / "kiosk.service"
+
+
+def unit_niceness() -> int:
+    """The daemon's niceness under its systemd unit (``Nice=``; 0 without one)."""
+    found = re.search(r"^Nice=(-?\d+)$", UNIT.read_text(), re.MULTILINE)
+    return int(found.group(1)) if found else 0
+
+
+def as_under_its_unit() -> list[str]:
+    """A prefix that runs the daemon at its unit's niceness (as root only; otherwise
+    `nice` says it cannot and runs it at normal priority)."""
+    return ["nice", "-n", str(unit_niceness())]
 
 
 @contextlib.contextmanager

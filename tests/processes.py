@@ -87,12 +87,17 @@ class KioskProcess:
         if self._log is not None:
             self.stderr = self._logged(close=True)
 
-    def _logged(self, close: bool = False) -> str:
+    def logged(self) -> str:
+        """What it has logged so far, read without moving the offset it writes at (the
+        daemon shares the file's offset with this process)."""
         if self._log is None:
             return self.stderr
-        self._log.seek(0)
-        logged = self._log.read()
-        if close:
+        fd = self._log.fileno()
+        return os.pread(fd, os.fstat(fd).st_size, 0).decode("utf-8", errors="replace")
+
+    def _logged(self, close: bool = False) -> str:
+        logged = self.logged()
+        if close and self._log is not None:
             self._log.close()
             self._log = None
         return logged

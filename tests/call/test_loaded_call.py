@@ -4,13 +4,20 @@ The box and four participant processes (320x240@15 each) share the machine with 
 busy-loop process per core at normal priority, as a Pi running flat out would. Judged: no
 link of the box rebuilt or failed, and at least 10 fps over the run of the box's picture
 at each participant and of each participant's at the box.
+The box runs at its systemd unit's niceness (``Nice=`` in systemd/kiosk.service: the call
+before anything else on the box). At normal priority it does not keep up under this load:
+its event loop got 0.30 of a core where it needs 0.41 (measured per thread from
+/proc/PID/task/*/schedstat: runnable but waiting for a core 0.68 s of every second), its
+sockets overflowed (10 % of datagrams dropped, the kernel's RcvbufErrors), and links were
+rebuilt in 6 of 7 runs of 4 to 10 minutes (two of them CI's).
 The participants and the clinic stand for other computers, so the box alone shares its
 CPU with the load: each participant is linked to the box only (they join first and offer
 to nobody; the box offers to all four), and they and the test's own loop (the clinic
-service) run ahead of the busy loops (nice -5, where this machine allows it). In a full
-mesh at normal priority each participant ran four of aiortc's encoders and decoders on the
-same two cores, and those starved processes, not the box, broke links (3 rebuilt in one CI
-run, a participant's receiver stalled for minutes in others).
+service) run ahead of the busy loops (nice -5, where this machine allows it). They still
+take 0.8 of this machine's two cores. In a full mesh at normal priority each participant
+ran four of aiortc's encoders and decoders on the same two cores, and those starved
+processes, not the box, broke links (3 rebuilt in one CI run, a participant's receiver
+stalled for minutes in others).
 Before the box's consent checks tolerated late answers (kiosk/call/consent.py), aioice
 tore down healthy links under such load (34 rebuilds in 12 minutes). Ten minutes by
 default (KIOSK_TEST_LOADED_CALL_S shortens it for a developer's run); CI runs it.
@@ -27,13 +34,15 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.call.conftest import Room
+from tests.call.conftest import Room, make_room
+from tests.clinic_server import ClinicFixture, ClinicServer
 from tests.management.test_managed_kiosk import eventually
-from tests.priority import ahead
+from tests.priority import ahead, as_under_its_unit, unit_niceness
 
 LOAD_S = float(os.environ.get("KIOSK_TEST_LOADED_CALL_S", "600"))
 NORMAL = 0
@@ -43,6 +52,15 @@ MIN_FPS = 10.0
 WINDOW_S = 60.0
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(LOAD_S + 300)]
+
+
+@pytest.fixture
+async def room(
+    clinic_server: ClinicServer, clinic: ClinicFixture, tmp_path: Path
+) -> AsyncIterator[Room]:
+    """The box as its unit runs it (at the unit's niceness)."""
+    async with make_room(clinic_server, clinic, tmp_path, prefix=as_under_its_unit()) as made:
+        yield made
 
 
 @dataclass
@@ -166,7 +184,12 @@ def _counts(people: list[Participant], status: dict[str, Any]) -> dict[str, floa
 
 
 async def test_a_five_participant_call_on_a_saturated_cpu_keeps_every_link(room: Room) -> None:
+    assert room.kiosk.proc is not None
+    if os.geteuid() == 0:  # the box really runs at its unit's niceness
+        assert os.getpriority(os.PRIO_PROCESS, room.kiosk.proc.pid) == unit_niceness()
     result = await run_loaded_call(room, LOAD_S)
+    warned = [line for line in room.kiosk.logged().splitlines() if "WARNING" in line]
+    result["box_warnings"] = warned[:20] + warned[-20:] if len(warned) > 40 else warned
     report = json.dumps(result)  # whole, with each minute's rates (a dict would be cut short)
     assert result["box_links_rebuilt"] == 0, report
     assert result["participant_link_failures"] == [], report

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.priority import unit_niceness
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 
@@ -134,6 +136,8 @@ def assert_checked(results: Path, console: str) -> None:
     # ... and once active, the daemon answers with its restored state
     status = json.loads((results / "kiosk-status.json").read_text())
     assert status["enrolled"] is False
+    # the call before anything else on the box
+    assert int((results / "nice.txt").read_text()) == unit_niceness()
 
     # the code left the boot partition for the state directory, where the daemon, not
     # root, keeps trying with it and notes why it has not enrolled yet

@@ -24,6 +24,8 @@ for _ in $(seq $((600 * slow))); do
 	sleep 0.02
 done
 KIOSK_STATE_DIR=/var/lib/kiosk /opt/kiosk/bin/kiosk status --json > "${out}/kiosk-status.json" 2>&1
+# its niceness (field 19 of stat; the command's name has no space)
+cut -d' ' -f19 "/proc/$(systemctl show -p MainPID --value kiosk.service)/stat" > "${out}/nice.txt"
 systemctl show -p ExecMainStartTimestampMonotonic,ActiveEnterTimestampMonotonic kiosk.service > "${out}/timestamps.txt"
 for _ in $(seq $((100 * slow))); do
 	[ -f /var/lib/kiosk/kiosk-enroll.toml.error ] && break
