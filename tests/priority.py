@@ -20,8 +20,8 @@ def unit_niceness() -> int:
 
 def as_under_its_unit() -> list[str]:
     """A prefix that runs the daemon at its unit's niceness (as root only; otherwise
-    `nice` says it cannot and runs it at normal priority)."""
-    return ["nice", "-n", str(unit_niceness())]
+    `nice` says it cannot and runs it at this thread's). `nice -n` is relative."""
+    return ["nice", "-n", str(unit_niceness() - os.getpriority(os.PRIO_PROCESS, 0))]
 
 
 @contextlib.contextmanager
