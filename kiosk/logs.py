@@ -6,10 +6,14 @@ import importlib
 import logging
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable
 from typing import TextIO
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+REPEAT_WINDOW_S = 60.0
+LIBRARIES = ("aiortc", "aioice")
 
 
 class StatusLineHandler(logging.StreamHandler[TextIO]):
@@ -61,6 +65,38 @@ class DaemonFields(logging.Filter):
 FIELDS = DaemonFields()
 
 
+class Repeats(logging.Filter):
+    """A library's message once a minute, not once a frame: aiortc logs a WARNING for
+    every video frame it cannot decode (each frame until the first keyframe of a link, and
+    for as long as a link loses packets), into a journal on an SD card. The next one after
+    the minute says how many were left out. The daemon's own messages always pass."""
+
+    def __init__(
+        self, window_s: float = REPEAT_WINDOW_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__()
+        self._window_s = window_s
+        self._clock = clock
+        # (logger, message template) -> (when last let through, how many left out since);
+        # templates are the libraries' own constants, so this stays small
+        self._seen: dict[tuple[str, str], tuple[float, int]] = {}
+        self._lock = threading.Lock()  # decoder threads log too
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(LIBRARIES):
+            return True
+        key, now = (record.name, str(record.msg)), self._clock()
+        with self._lock:
+            shown, left_out = self._seen.get(key, (-self._window_s, 0))
+            if now - shown < self._window_s:
+                self._seen[key] = (shown, left_out + 1)
+                return False
+            self._seen[key] = (now, 0)
+        if left_out:
+            record.msg = f"{record.msg} (and {left_out} more like it before)"
+        return True
+
+
 def _journal_handler() -> logging.Handler | None:
     """systemd-python's handler when stderr goes to the journal and the `pi` extra is in."""
     if not os.environ.get("JOURNAL_STREAM"):
@@ -85,6 +121,7 @@ def setup(level: str, status_line: bool = False) -> StatusLineHandler | None:
     handler = status or journal or logging.StreamHandler(sys.stderr)
     # the journal stamps the time and the priority itself
     handler.setFormatter(logging.Formatter("%(name)s: %(message)s" if journal else FORMAT))
+    handler.addFilter(Repeats())
     root.addHandler(handler)
     root.setLevel(level)
     # aiohttp's access log is noise for a local control socket; aioice and aiortc say a
