@@ -13,6 +13,7 @@ from typing import TextIO
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 REPEAT_WINDOW_S = 60.0
+REPEAT_KEYS = 1000  # message templates remembered at most (forgotten all at once past it)
 LIBRARIES = ("aiortc", "aioice")
 
 
@@ -78,7 +79,8 @@ class Repeats(logging.Filter):
         self._window_s = window_s
         self._clock = clock
         # (logger, message template) -> (when last let through, how many left out since);
-        # templates are the libraries' own constants, so this stays small
+        # templates are the libraries' own constants (the objects are arguments), but a
+        # daemon runs for months: bounded all the same
         self._seen: dict[tuple[str, str], tuple[float, int]] = {}
         self._lock = threading.Lock()  # decoder threads log too
 
@@ -91,6 +93,8 @@ class Repeats(logging.Filter):
             if now - shown < self._window_s:
                 self._seen[key] = (shown, left_out + 1)
                 return False
+            if len(self._seen) >= REPEAT_KEYS:
+                self._seen.clear()
             self._seen[key] = (now, 0)
         if left_out:
             record.msg = f"{record.msg} (and {left_out} more like it before)"

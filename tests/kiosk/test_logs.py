@@ -66,3 +66,11 @@ def test_after_a_minute_it_is_logged_again_with_how_many_were_left_out() -> None
         (60, "failed to decode (and 59 more like it before)"),
         (120, "failed to decode (and 59 more like it before)"),
     ]
+
+
+def test_what_it_remembers_is_bounded() -> None:
+    repeats = logs.Repeats(window_s=60, clock=lambda: 0.0)
+    for n in range(3 * logs.REPEAT_KEYS):  # messages with their own text each time
+        record = logging.LogRecord("aioice.ice", logging.WARNING, __file__, 1, f"{n}", (), None)
+        assert repeats.filter(record)
+    assert len(repeats._seen) <= logs.REPEAT_KEYS
