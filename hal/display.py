@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from hal.errors import DeviceFailedError, DeviceMissingError, HalError
@@ -62,6 +63,9 @@ class OpenedDisplay:
     def free_at(self) -> float:
         return 0.0  # it never waits (a screen without page flips)
 
+    def buffers(self) -> Sequence[Canvas]:
+        return ()  # it copies each frame it is shown
+
     def _open(self) -> None:
         raise NotImplementedError
 
@@ -91,6 +95,9 @@ class NoDisplay:
 
     def free_at(self) -> float:
         return 0.0
+
+    def buffers(self) -> Sequence[Canvas]:
+        return ()
 
     def show(self, frame: Canvas) -> None:
         raise DeviceMissingError(self._health.reason)

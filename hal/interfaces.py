@@ -7,7 +7,7 @@ hand around; :mod:`hal.tracks` wraps them as aiortc ``MediaStreamTrack``s.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -199,6 +199,13 @@ class Display(Device, Protocol):
     def free_at(self) -> float:
         """The ``time.monotonic()`` from which `show` does not wait for the frame before
         to be lit (a page flip pending); in the past when it would not wait now."""
+
+    def buffers(self) -> Sequence[Canvas]:
+        """The screen's own frames, which it lights without a copy: draw into them in
+        turn, from the second (the first is on the screen when it opens), and hand each to
+        `show`; the one after the last shown is never on the screen or waiting for its
+        flip. Empty when `show` copies whatever it is given. Not to be drawn into any more
+        once `show` has failed: the screen may be opened again with new ones."""
 
     def show(self, frame: Canvas) -> None:
         """Put ``frame`` on the screen (blocks until it is there, at most a refresh).

@@ -1,14 +1,15 @@
 """A screen for testers: it keeps the latest frame shown, for `kiosk display --png`.
 
-Like KMS's two framebuffers, it copies each frame into one of two buffers it made once
-(a new 1280x720 array per frame would cost the box page faults on every page of it), and
-like KMS it shows at most one frame a refresh: a frame handed over is lit at the next
-refresh, and the next frame waits for that, as for a page flip."""
+Like KMS's framebuffers, it has three frames of its own (`buffers`), which the box draws
+into in turn and which are shown without a copy; any other frame is copied into the next
+of them. Like KMS it shows at most one frame a refresh: a frame handed over is lit at the
+next refresh, and the next frame waits for that, as for a page flip."""
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from hal.fake.faults import Faults
@@ -29,6 +30,7 @@ class FakeDisplay:
         self.faults = Faults("display", fault)
         self._mode = mode
         self._buffers: list[Canvas] = []
+        self._lit = 0  # which of them was shown last
         self.shown = 0  # frames put on the screen
         self.lit_at = 0.0  # when the last frame handed over is lit (time.monotonic)
 
@@ -48,22 +50,31 @@ class FakeDisplay:
 
     @property
     def latest(self) -> Canvas | None:
-        """The frame on the screen (until the next but one is shown)."""
-        return self._buffers[self.shown % 2] if self.shown else None
+        """The frame on the screen (until the box draws into it again)."""
+        return self._buffers[self._lit] if self.shown else None
 
     def free_at(self) -> float:
         return self.lit_at
+
+    def buffers(self) -> Sequence[Canvas]:
+        if not self._buffers:  # made once: a new array per frame would fault in every page
+            shape = (self._mode.height, self._mode.width, 4)
+            self._buffers = [np.zeros(shape, np.uint8) for _ in range(3)]
+        return self._buffers
 
     def show(self, frame: Canvas) -> None:
         self.faults.check()
         if frame.shape != (self._mode.height, self._mode.width, 4):
             raise ValueError(f"a {frame.shape} frame on a {self._mode} screen")
-        if not self._buffers:
-            self._buffers = [np.empty_like(frame), np.empty_like(frame)]
+        buffers = self.buffers()
         wait = self.lit_at - time.monotonic()
         if wait > 0:  # the frame before is not lit yet: its "flip" is pending
             time.sleep(wait)
-        np.copyto(self._buffers[(self.shown + 1) % 2], frame)
+        mine = next((i for i, buffer in enumerate(buffers) if buffer is frame), None)
+        if mine is None:
+            mine = (self._lit + 1) % len(buffers)
+            np.copyto(buffers[mine], frame)
+        self._lit = mine
         self.shown += 1
         interval = 1 / self._mode.refresh_hz
         self.lit_at = (math.floor(time.monotonic() / interval) + 1) * interval

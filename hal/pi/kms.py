@@ -1,6 +1,9 @@
 """The screen through the kernel's KMS/DRM, with Raspberry Pi OS's ``python3-kms++``
-(pykms, the library of picamera2's DRM preview): two dumb framebuffers, drawn into in
-turn and shown by a page flip at the next vertical blank, so a frame never tears.
+(pykms, the library of picamera2's DRM preview): three dumb framebuffers, which the box
+draws into in turn (`buffers`) and which are shown by a page flip at the next vertical
+blank, so a frame never tears and is never copied. With three, one is on the screen, one
+may wait for its flip, and the box draws into the third meanwhile. Any other frame is
+copied into the buffer after the one on the screen.
 
 ``module`` is the seam: it returns pykms or anything with the same names (tests give a
 stand-in that records the flips). pykms is imported only when the display opens.
@@ -12,7 +15,7 @@ import importlib
 import logging
 import select
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hal.display import OpenedDisplay
@@ -23,7 +26,6 @@ from hal.lazy import lazy_module
 
 if TYPE_CHECKING:
     import numpy as np
-    import numpy.typing as npt
 
     from hal.interfaces import Canvas
 else:
@@ -32,6 +34,7 @@ else:
 log = logging.getLogger(__name__)
 
 FLIP_TIMEOUT_S = 0.5  # many refreshes: a flip that takes longer never comes
+BUFFERS = 3
 
 
 def import_pykms() -> Any:
@@ -60,7 +63,7 @@ class KmsDisplay(OpenedDisplay):
         self._module = module
         self._card: Any = None
         self._crtc: Any = None
-        self._buffers: list[tuple[Any, npt.NDArray[np.uint8]]] = []
+        self._buffers: list[tuple[Any, Canvas]] = []
         self._front = 0
         self._flip_pending = False
         self._flipped_at = 0.0  # when the pending flip was asked for
@@ -92,11 +95,14 @@ class KmsDisplay(OpenedDisplay):
             except (RuntimeError, ValueError) as exc:
                 raise DeviceFailedError(f"the screen does not offer {wanted}: {exc}") from exc
         width, height = int(mode.hdisplay), int(mode.vdisplay)
-        for _ in range(2):
+        for _ in range(BUFFERS):
             buffer = kms.DumbFramebuffer(card, width, height, "XR24")
-            stride = int(buffer.stride(0))
-            pixels = np.frombuffer(buffer.map(0), dtype=np.uint8).reshape(height, stride)
-            self._buffers.append((buffer, pixels[:, : width * 4]))
+            # the mapping itself, rows ``stride`` bytes apart (a driver may pad them)
+            pixels: Canvas = np.ndarray(
+                (height, width, 4), np.uint8, buffer=buffer.map(0),
+                strides=(int(buffer.stride(0)), 4, 1),
+            )  # fmt: skip
+            self._buffers.append((buffer, pixels))
         self._card, self._crtc = card, crtc
         self._flip_event = kms.DrmEventType.FLIP_COMPLETE
         crtc.set_mode(connector, self._buffers[0][0], mode)
@@ -120,6 +126,9 @@ class KmsDisplay(OpenedDisplay):
             return 0.0
         return self._flipped_at + 1 / self._mode.refresh_hz
 
+    def buffers(self) -> Sequence[Canvas]:
+        return [pixels for _, pixels in self._buffers]
+
     def show(self, frame: Canvas) -> None:
         if self._crtc is None or self._mode is None:
             raise DeviceMissingError(self._health.reason or "the display is not open")
@@ -132,10 +141,12 @@ class KmsDisplay(OpenedDisplay):
 
     def _flip_to(self, frame: Canvas) -> None:
         assert self._mode is not None
-        self._wait_for_flip()  # the back buffer is not on the screen any more
-        back = 1 - self._front
-        buffer, pixels = self._buffers[back]
-        pixels[:] = frame.reshape(self._mode.height, -1)
+        self._wait_for_flip()  # one flip at a time
+        back = next((i for i, (_, pixels) in enumerate(self._buffers) if pixels is frame), None)
+        if back is None:
+            back = (self._front + 1) % len(self._buffers)
+            self._buffers[back][1][:] = frame
+        buffer = self._buffers[back][0]
         try:
             self._crtc.page_flip(buffer, self)
         except (OSError, RuntimeError) as exc:

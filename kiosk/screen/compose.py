@@ -1,10 +1,11 @@
-"""Draws scenes into one canvas the size of the screen. Words and rectangles are drawn
+"""Draws scenes into a canvas the size of the screen. Words and rectangles are drawn
 again only when the scene changes; a participant's picture only when a new one came,
-scaled and converted by swscale (PyAV's reformatter) straight to the screen's format."""
+scaled and converted by swscale (PyAV's reformatter) to the screen's format once, however
+many of the screen's frames it is drawn into."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from typing import TYPE_CHECKING
 
 import av
@@ -29,22 +30,75 @@ def bgrx(colour: Colour) -> tuple[int, int, int, int]:
     return blue, green, red, 255
 
 
+class Scaled:
+    """Each tile's latest picture at its place's size, in the screen's format: made once
+    for all the canvases it is drawn into."""
+
+    def __init__(self) -> None:
+        self._made: dict[str, tuple[av.VideoFrame, Rect, av.VideoFrame]] = {}
+        self._reformatters: dict[str, tuple[VideoReformatter, VideoReformatter]] = {}
+        self.made = 0
+
+    def get(self, key: str, frame: av.VideoFrame, place: Rect) -> av.VideoFrame:
+        made = self._made.get(key)
+        if made is not None and made[0] is frame and made[1] == place:
+            return made[2]
+        scaler, converter = self._reformatters.setdefault(
+            key, (VideoReformatter(), VideoReformatter())
+        )
+        # Scaled in the picture's own format (4:2:0: 1.5 bytes a pixel, not 4), then
+        # converted at its new size by swscale's unscaled yuv -> rgb path: a 640x480
+        # picture into its tile of five, scaled and drawn, 0.46 ms against 0.61 in one step
+        # (the box with the screen 5 % less CPU in all, both ways measured in one run).
+        # On this thread: swscale's own threads (its default, one a core) cost more than
+        # they save on so small a picture, and their slices' edges differed run to run.
+        small = scaler.reformat(
+            frame,
+            width=place.width,
+            height=place.height,
+            interpolation=Interpolation.FAST_BILINEAR,
+            threads=1,
+        )
+        scaled = converter.reformat(small, format="bgra", threads=1)
+        self._made[key] = (frame, place, scaled)
+        self.made += 1
+        return scaled
+
+    def keep(self, keys: set[str]) -> None:
+        """Forget the tiles not in ``keys``."""
+        for key in set(self._reformatters) - keys:
+            del self._reformatters[key]
+            self._made.pop(key, None)
+
+
 class Composer:
-    def __init__(self, mode: DisplayMode) -> None:
+    def __init__(
+        self, mode: DisplayMode, canvas: Canvas | None = None, scaled: Scaled | None = None
+    ) -> None:
+        """Draws into ``canvas`` (one of the screen's own frames), else a canvas of its
+        own; ``scaled`` is shared by the composers of one screen's frames."""
         self.mode = mode
-        self.canvas: Canvas = np.zeros((mode.height, mode.width, 4), dtype=np.uint8)
+        if canvas is None:
+            canvas = np.zeros((mode.height, mode.width, 4), dtype=np.uint8)
+        self.canvas: Canvas = canvas
         self.glyphs = Glyphs()
         self._items: tuple[object, ...] | None = None
         self._drawn: dict[str, tuple[av.VideoFrame, Rect]] = {}
-        self._scalers: dict[str, tuple[VideoReformatter, VideoReformatter]] = {}
+        self.scaled = scaled if scaled is not None else Scaled()
         self.pictures_drawn = 0
         self.last_drawn: list[str] = []  # the pictures the last compose drew
         self._painted: dict[int, Rect] = {}  # where each label (by its index) was drawn
         self.full_redraws = 0
 
-    def compose(self, scene: Scene, frames: Mapping[str, av.VideoFrame]) -> bool:
+    def compose(
+        self,
+        scene: Scene,
+        frames: Mapping[str, av.VideoFrame],
+        only: Container[str] | None = None,
+    ) -> bool:
         """Bring the canvas up to ``scene`` and ``frames`` (peer id -> latest picture);
-        whether anything changed."""
+        whether anything changed. With ``only``, of the pictures this canvas lacks just
+        those are drawn (and any a picture drawn now covers): the rest wait."""
         changed = False
         self.last_drawn = []
         if scene.items != self._items:
@@ -62,11 +116,9 @@ class Composer:
             if frame is None:
                 continue
             drawn = self._drawn.get(picture.key)
-            if (
-                drawn is not None
-                and drawn[0] is frame
-                and drawn[1] == picture.rect
-                and not any(_overlap(picture.rect, rect) for rect in covered)
+            if not any(_overlap(picture.rect, rect) for rect in covered) and (
+                (drawn is not None and drawn[0] is frame and drawn[1] == picture.rect)
+                or (only is not None and picture.key not in only)
             ):
                 continue
             self._picture(picture.key, frame, picture.rect, drawn)
@@ -74,8 +126,7 @@ class Composer:
             self.last_drawn.append(picture.key)
             covered.append(picture.rect)
             changed = True
-        for key in set(self._scalers) - {p.key for p in scene.pictures}:
-            del self._scalers[key]
+        self.scaled.keep({p.key for p in scene.pictures})
         return changed
 
     def _relabel(self, scene: Scene) -> bool:
@@ -137,21 +188,7 @@ class Composer:
         if drawn is None or drawn[1] != box or fit(drawn[0].width, drawn[0].height, box) != place:
             # the bars beside a letterboxed picture
             self.canvas[box.y : box.bottom, box.x : box.right] = bgrx(TILE)
-        scaler, converter = self._scalers.setdefault(key, (VideoReformatter(), VideoReformatter()))
-        # Scaled in the picture's own format (4:2:0: 1.5 bytes a pixel, not 4), then
-        # converted at its new size by swscale's unscaled yuv -> rgb path: a 640x480
-        # picture into its tile of five, scaled and drawn, 0.46 ms against 0.61 in one step
-        # (the box with the screen 5 % less CPU in all, both ways measured in one run).
-        # On this thread: swscale's own threads (its default, one a core) cost more than
-        # they save on so small a picture, and their slices' edges differed run to run.
-        small = scaler.reformat(
-            frame,
-            width=place.width,
-            height=place.height,
-            interpolation=Interpolation.FAST_BILINEAR,
-            threads=1,
-        )
-        scaled = converter.reformat(small, format="bgra", threads=1)
+        scaled = self.scaled.get(key, frame, place)
         # straight from the scaled picture's memory (rows may be padded): one copy
         plane = scaled.planes[0]
         rows = np.frombuffer(plane, np.uint8).reshape(place.height, plane.line_size)  # type: ignore[call-overload]

@@ -9,6 +9,10 @@ once an ``interval_s``: the pictures of five participants at 30 fps, 150 a secon
 shown in 30 frames, each as soon after it came as the screen allows. Nothing in here runs
 on the event loop, whose lag under a busy call would otherwise add to every picture's way
 to the screen.
+
+Where the screen has frames of its own (KMS's framebuffers), each is drawn into in turn
+and shown as it is, with no copy of the whole screen a frame: each frame is brought up to
+date with what the others showed since it was last drawn into, from pictures scaled once.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import av
 
 from hal import Display, HalError
 from hal.interfaces import DisplayMode
-from kiosk.screen.compose import Composer
+from kiosk.screen.compose import Composer, Scaled
 from kiosk.screen.scene import SELF, Scene
 
 if TYPE_CHECKING:
@@ -37,7 +41,9 @@ FAILED_PAUSE_S = 1.0  # after a drawing bug: not a log line per frame
 class Painter:
     def __init__(self, display: Display, mode: DisplayMode, interval_s: float) -> None:
         self.display = display
-        self.composer = Composer(mode)
+        self._composers = self._composers_for(mode)  # one a frame of the screen's own
+        self._front = 0  # shown last (of the screen's own frames, the first at the start)
+        self._back = self._after(self._front)  # drawn into next
         self.interval_s = interval_s
         self.composed = 0  # times the compose path ran
         self.shown = 0  # frames put on the screen
@@ -48,7 +54,11 @@ class Painter:
         self._scene_new = False
         self._latest: dict[str, tuple[av.VideoFrame, float]] = {}  # key -> picture, arrived
         self._new_pictures = False  # pictures came that are not drawn yet
-        self._changed = False  # the canvas differs from what the screen shows
+        self._version = 0  # counts what came: scenes and pictures
+        self._on_screen = -1  # the version the screen shows
+        self._changed = False  # what was drawn last differs from what the screen shows
+        self._shown_arrival: dict[str, float] = {}  # the picture of each tile on the screen
+        self._on_screen_frames: dict[str, av.VideoFrame] = {}
         self._handed_at = -1e9  # when the screen was last handed a frame (or refused it)
         self._unshown: dict[str, float] = {}  # pictures drawn, not yet shown: when they came
         self._stopping = False
@@ -56,6 +66,24 @@ class Painter:
         self.drawing = threading.Lock()  # held while the canvas changes
         self._thread = threading.Thread(target=self._run, name="screen", daemon=True)
         self._thread.start()
+
+    def _composers_for(self, mode: DisplayMode) -> list[Composer]:
+        scaled = Scaled()
+        frames = [
+            frame for frame in self.display.buffers()
+            if frame.shape == (mode.height, mode.width, 4)
+        ]  # fmt: skip
+        if len(frames) >= 3:
+            return [Composer(mode, frame, scaled) for frame in frames]
+        return [Composer(mode, None, scaled)]  # the screen copies what it is shown
+
+    def _after(self, index: int) -> int:
+        return (index + 1) % len(self._composers)
+
+    @property
+    def composer(self) -> Composer:
+        """The one drawing into the frame the screen shows next."""
+        return self._composers[self._back]
 
     @property
     def mode(self) -> DisplayMode:
@@ -65,12 +93,14 @@ class Painter:
         """Draw this scene next (from any thread)."""
         with self._wake:
             self._scene, self._scene_new = scene, True
+            self._version += 1
             self._wake.notify()
 
     def picture(self, key: str, frame: av.VideoFrame, arrived: float) -> None:
         """A new picture for the tile ``key`` (from any thread)."""
         with self._wake:
             self._latest[key] = (frame, arrived)
+            self._version += 1
             if not self._new_pictures:
                 self._new_pictures = True
                 self._wake.notify()
@@ -85,9 +115,9 @@ class Painter:
         """When the screen may be handed the canvas next."""
         return max(self.display.free_at(), self._handed_at + self.interval_s)
 
-    def _next(self) -> tuple[Scene, dict[str, tuple[av.VideoFrame, float]]] | None:
+    def _next(self) -> tuple[Scene, dict[str, tuple[av.VideoFrame, float]], int] | None:
         """Waits for a new scene, a new picture, or the screen's turn for what was drawn;
-        the scene and the latest pictures. None to stop."""
+        the scene, the latest pictures and the version they are. None to stop."""
         with self._wake:
             while True:
                 if self._stopping:
@@ -107,48 +137,76 @@ class Painter:
             on_screen = {p.key for p in scene.pictures}
             for key in [k for k in self._latest if k not in on_screen]:
                 del self._latest[key]  # a picture nobody shows is not kept
-            return scene, dict(self._latest)
+            return scene, dict(self._latest), self._version
 
     def _run(self) -> None:
         while (work := self._next()) is not None:
-            scene, pictures = work
             try:
-                self._draw(scene, pictures)
+                self._draw(*work)
             except Exception:  # a bug drawing must not take the box's calls down
                 log.exception("screen: drawing failed; drawn again from nothing")
                 with self.drawing:
-                    self.composer = Composer(self.composer.mode)
+                    self._composers = self._composers_for(self.mode)
+                    self._back = self._after(self._front)
+                    self._on_screen, self._on_screen_frames = -1, {}
                     self._unshown.clear()
                 with self._wake:
                     self._scene_new = True
                     self._wake.wait(FAILED_PAUSE_S)
 
-    def _draw(self, scene: Scene, pictures: dict[str, tuple[av.VideoFrame, float]]) -> None:
+    def _draw(
+        self, scene: Scene, pictures: dict[str, tuple[av.VideoFrame, float]], version: int
+    ) -> None:
         with self.drawing:
             self.composed += 1
-            if self.composer.compose(scene, {k: f for k, (f, _) in pictures.items()}):
-                self._changed = True
-            for key in self.composer.last_drawn:
-                if key != SELF:  # the box's own camera is not a decoded picture
-                    self._unshown[key] = pictures[key][1]
+            composer = self.composer
+            frames = {k: f for k, (f, _) in pictures.items()}
+            # the pictures not on the screen yet; the tiles whose picture this frame of the
+            # screen lacks but the screen shows are drawn just before it is shown, as a
+            # newer picture may come for them first
+            new = {k for k, f in frames.items() if f is not self._on_screen_frames.get(k)}
+            composer.compose(scene, frames, new)
+            self._changed = version != self._on_screen
+            self._note_unshown(composer, pictures)
             if not self._changed or time.monotonic() < self._due():
                 return
+            if len(self._composers) > 1:
+                composer.compose(scene, frames)
+                self._note_unshown(composer, pictures)
             self._handed_at = time.monotonic()
             try:
-                self.display.show(self.composer.canvas)
+                self.display.show(composer.canvas)
             except HalError as exc:
                 if str(exc) != self._failure:
                     log.warning("screen: %s", exc)
                     self._failure = str(exc)
+                if len(self._composers) > 1:  # its frames may go when it is opened again
+                    self._composers = [Composer(self.mode, None, composer.scaled)]
+                    self._back = self._front = 0
+                    self._on_screen, self._on_screen_frames = -1, {}
                 return
-            self._changed = False
+            self._on_screen, self._changed = version, False
+            self._on_screen_frames = frames
+            self._front, self._back = self._back, self._after(self._back)
+            shown = self._shown_arrival | self._unshown
+            self._shown_arrival = {k: v for k, v in shown.items() if k in pictures}
             unshown, self._unshown = self._unshown, {}
         self._failure = None
         self.shown += 1
         done = time.monotonic()
         self.latencies.extend(done - arrived for arrived in unshown.values())
 
+    def _note_unshown(
+        self, composer: Composer, pictures: dict[str, tuple[av.VideoFrame, float]]
+    ) -> None:
+        for key in composer.last_drawn:
+            arrived = pictures[key][1]
+            # the box's own camera is not a decoded picture, and a picture drawn again
+            # into another frame of the screen was on the screen already
+            if key != SELF and arrived != self._shown_arrival.get(key):
+                self._unshown[key] = arrived
+
     def canvas_copy(self) -> Canvas:
         """What the screen shows now (never half drawn)."""
         with self.drawing:
-            return self.composer.canvas.copy()
+            return self._composers[self._front].canvas.copy()

@@ -115,13 +115,15 @@ def pykms() -> ModuleType:
     return module
 
 
-async def test_kms_draws_into_the_back_buffer_and_flips(pykms: ModuleType) -> None:
+async def test_kms_copies_a_frame_into_a_buffer_not_on_the_screen_and_flips(
+    pykms: ModuleType,
+) -> None:
     display = KmsDisplay(module=lambda: pykms)
     await display.start()
     card = pykms.Card.last
     assert display.mode == DisplayMode(1920, 1080, 60.0)  # the screen's preferred mode
-    front, back = card.framebuffers
-    assert card.modesets == [(front, (1920, 1080, 60))]
+    first, second, third = card.framebuffers
+    assert card.modesets == [(first, (1920, 1080, 60))]
     frames = [composed(1920, 1080) for _ in range(3)]
     frames[1][:] = 40
     frames[2][:100] = 200
@@ -131,11 +133,34 @@ async def test_kms_draws_into_the_back_buffer_and_flips(pykms: ModuleType) -> No
         asked = time.monotonic()
         # a flip pending until the next vertical blank, at most one refresh away
         assert asked - 0.1 < display.free_at() <= asked + 1 / 60
-    # drawn into the buffer not on the screen, then flipped: back, front, back
-    assert [fb for fb, _ in card.flips] == [back, front, back]
+    # copied into the buffer after the one on the screen, then flipped
+    assert [fb for fb, _ in card.flips] == [second, third, first]
     for (_, shown), frame in zip(card.flips, frames, strict=True):
         assert shown == frame.tobytes()
     assert display.flips == 3
+    await display.stop()
+
+
+async def test_kms_shows_its_own_buffers_as_they_are(pykms: ModuleType) -> None:
+    """The box draws straight into the screen's framebuffers (their rows padded, as a
+    driver may): one handed back is flipped to, and nothing is copied anywhere."""
+    display = KmsDisplay(parse_mode("1280x720@60"), module=lambda: pykms)
+    await display.start()
+    card = pykms.Card.last
+    buffers = display.buffers()
+    assert len(buffers) == 3
+    frame = composed(1280, 720)
+    for index in (1, 2, 0, 1):
+        buffers[index][:] = frame
+        buffers[index][:, :8] = index  # which one this is, in its first pixels
+        display.show(buffers[index])
+        framebuffer, shown = card.flips[-1]
+        assert framebuffer is card.framebuffers[index]
+        expected = buffers[index].copy()
+        assert shown == expected.tobytes()
+    buffers[2][:] = 99  # drawn into after its flip: it is the framebuffer's own memory
+    assert card.framebuffers[2].pixels() == buffers[2].tobytes()
+    assert display.flips == 4
     await display.stop()
 
 
@@ -175,6 +200,10 @@ async def test_fake_display_keeps_the_latest_frame_and_takes_faults() -> None:
     display.show(frame)
     assert display.latest is not None
     assert np.array_equal(display.latest, frame)
+    own = display.buffers()[2]
+    own[:] = 7
+    display.show(own)
+    assert display.latest is own  # its own frame: shown as it is, as KMS does
     with pytest.raises(ValueError, match="on a 320x180@30 screen"):
         display.show(composed(64, 64))
     display.faults.unplug()

@@ -120,3 +120,30 @@ def test_the_screen_is_handed_a_frame_only_when_it_can_take_it() -> None:
         assert max(painter.latencies) < 0.2  # never two refreshes, even on a busy machine
     finally:
         painter.stop()
+
+
+def test_each_of_the_screens_frames_is_whole_and_a_picture_is_scaled_once(
+    painter: Painter, display: FakeDisplay
+) -> None:
+    """The painter draws into the screen's own three frames in turn: each one shown has
+    every tile's latest picture, drawn there from the one scaled copy of it."""
+    drawn = call()
+    painter.scene(drawn)
+    until(lambda: display.shown == 1)
+    colours = [("a", (230, 20, 20), 2), ("b", (20, 230, 20), 1), ("a", (20, 20, 230), 0)]
+    lit = []
+    for shown, (key, colour, _) in enumerate(colours, start=2):
+        painter.picture(key, solid(colour), time.monotonic())
+        until(lambda: display.shown == shown)  # noqa: B023 (called at once)
+        assert display.latest is not None
+        lit.append(display.latest)
+        a, b = display.latest[centre(drawn, "a")], display.latest[centre(drawn, "b")]
+        if key == "b" or shown == 4:
+            assert b[1] > 200  # b's picture, in every frame after it came
+        channel = next(c for k, _, c in reversed(colours[: shown - 1]) if k == "a")
+        assert a[channel] > 200  # a's latest picture
+    assert len({id(frame) for frame in lit}) == 3  # three frames, none copied
+    assert all(any(frame is own for own in display.buffers()) for frame in lit)
+    assert any(painter.composer.canvas is own for own in display.buffers())  # drawn there
+    assert painter.composer.scaled.made == 3  # each picture scaled once
+    assert painter.canvas_copy().tobytes() == lit[-1].tobytes()
