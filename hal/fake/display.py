@@ -2,8 +2,9 @@
 
 Like KMS's framebuffers, it has three frames of its own (`buffers`), which the box draws
 into in turn and which are shown without a copy; any other frame is copied into the next
-of them. Like KMS it shows at most one frame a refresh: a frame handed over is lit at the
-next refresh, and the next frame waits for that, as for a page flip."""
+of them (``own_frames=False``: a screen like fbdev's, which copies every frame). Like KMS
+it shows at most one frame a refresh: a frame handed over is lit at the next refresh, and
+the next frame waits for that, as for a page flip."""
 
 from __future__ import annotations
 
@@ -26,9 +27,12 @@ else:
 
 
 class FakeDisplay:
-    def __init__(self, mode: DisplayMode, fault: str | None = None) -> None:
+    def __init__(
+        self, mode: DisplayMode, fault: str | None = None, own_frames: bool = True
+    ) -> None:
         self.faults = Faults("display", fault)
         self._mode = mode
+        self._own_frames = own_frames
         self._buffers: list[Canvas] = []
         self._lit = 0  # which of them was shown last
         self.shown = 0  # frames put on the screen
@@ -57,6 +61,9 @@ class FakeDisplay:
         return self.lit_at
 
     def buffers(self) -> Sequence[Canvas]:
+        return self._frames() if self._own_frames else ()
+
+    def _frames(self) -> list[Canvas]:
         if not self._buffers:  # made once: a new array per frame would fault in every page
             shape = (self._mode.height, self._mode.width, 4)
             self._buffers = [np.zeros(shape, np.uint8) for _ in range(3)]
@@ -66,7 +73,7 @@ class FakeDisplay:
         self.faults.check()
         if frame.shape != (self._mode.height, self._mode.width, 4):
             raise ValueError(f"a {frame.shape} frame on a {self._mode} screen")
-        buffers = self.buffers()
+        buffers = self._frames()
         wait = self.lit_at - time.monotonic()
         if wait > 0:  # the frame before is not lit yet: its "flip" is pending
             time.sleep(wait)

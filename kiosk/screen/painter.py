@@ -161,16 +161,17 @@ class Painter:
             self.composed += 1
             composer = self.composer
             frames = {k: f for k, (f, _) in pictures.items()}
-            # the pictures not on the screen yet; the tiles whose picture this frame of the
-            # screen lacks but the screen shows are drawn just before it is shown, as a
-            # newer picture may come for them first
+            several = len(self._composers) > 1
+            # Into one of the screen's own frames, the pictures not on the screen yet: the
+            # tiles whose picture this frame lacks but the screen shows are drawn just
+            # before it is shown, as a newer picture may come for them first.
             new = {k for k, f in frames.items() if f is not self._on_screen_frames.get(k)}
-            composer.compose(scene, frames, new)
+            composer.compose(scene, frames, new if several else None)
             self._changed = version != self._on_screen
             self._note_unshown(composer, pictures)
             if not self._changed or time.monotonic() < self._due():
                 return
-            if len(self._composers) > 1:
+            if several:
                 composer.compose(scene, frames)
                 self._note_unshown(composer, pictures)
             self._handed_at = time.monotonic()
@@ -180,7 +181,7 @@ class Painter:
                 if str(exc) != self._failure:
                     log.warning("screen: %s", exc)
                     self._failure = str(exc)
-                if len(self._composers) > 1:  # its frames may go when it is opened again
+                if several:  # its frames may go when it is opened again
                     self._composers = [Composer(self.mode, None, composer.scaled)]
                     self._back = self._front = 0
                     self._on_screen, self._on_screen_frames = -1, {}
