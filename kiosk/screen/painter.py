@@ -55,10 +55,10 @@ class Painter:
         self._latest: dict[str, tuple[av.VideoFrame, float]] = {}  # key -> picture, arrived
         self._new_pictures = False  # pictures came that are not drawn yet
         self._version = 0  # counts what came: scenes and pictures
+        self._drawn = -1  # the version drawn last
         self._on_screen = -1  # the version the screen shows
-        self._changed = False  # what was drawn last differs from what the screen shows
-        self._shown_arrival: dict[str, float] = {}  # the picture of each tile on the screen
-        self._on_screen_frames: dict[str, av.VideoFrame] = {}
+        # the picture of each tile on the screen, and when it came
+        self._on_screen_pictures: dict[str, tuple[av.VideoFrame, float]] = {}
         self._handed_at = -1e9  # when the screen was last handed a frame (or refused it)
         self._unshown: dict[str, float] = {}  # pictures drawn, not yet shown: when they came
         self._stopping = False
@@ -125,7 +125,7 @@ class Painter:
                 if self._scene is not None:
                     if self._scene_new or self._new_pictures:
                         break
-                    if self._changed:
+                    if self._drawn != self._on_screen:
                         wait = self._due() - time.monotonic()
                         if wait <= 0:
                             break
@@ -148,7 +148,7 @@ class Painter:
                 with self.drawing:
                     self._composers = self._composers_for(self.mode)
                     self._back = self._after(self._front)
-                    self._on_screen, self._on_screen_frames = -1, {}
+                    self._on_screen, self._on_screen_pictures = -1, {}
                     self._unshown.clear()
                 with self._wake:
                     self._scene_new = True
@@ -165,11 +165,12 @@ class Painter:
             # Into one of the screen's own frames, the pictures not on the screen yet: the
             # tiles whose picture this frame lacks but the screen shows are drawn just
             # before it is shown, as a newer picture may come for them first.
-            new = {k for k, f in frames.items() if f is not self._on_screen_frames.get(k)}
+            shown = self._on_screen_pictures
+            new = {k for k, f in frames.items() if k not in shown or f is not shown[k][0]}
             composer.compose(scene, frames, new if several else None)
-            self._changed = version != self._on_screen
+            self._drawn = version
             self._note_unshown(composer, pictures)
-            if not self._changed or time.monotonic() < self._due():
+            if version == self._on_screen or time.monotonic() < self._due():
                 return
             if several:
                 composer.compose(scene, frames)
@@ -184,13 +185,10 @@ class Painter:
                 if several:  # its frames may go when it is opened again
                     self._composers = [Composer(self.mode, None, composer.scaled)]
                     self._back = self._front = 0
-                    self._on_screen, self._on_screen_frames = -1, {}
+                    self._on_screen, self._on_screen_pictures = -1, {}
                 return
-            self._on_screen, self._changed = version, False
-            self._on_screen_frames = frames
+            self._on_screen, self._on_screen_pictures = version, pictures
             self._front, self._back = self._back, self._after(self._back)
-            shown = self._shown_arrival | self._unshown
-            self._shown_arrival = {k: v for k, v in shown.items() if k in pictures}
             unshown, self._unshown = self._unshown, {}
         self._failure = None
         self.shown += 1
@@ -204,7 +202,8 @@ class Painter:
             arrived = pictures[key][1]
             # the box's own camera is not a decoded picture, and a picture drawn again
             # into another frame of the screen was on the screen already
-            if key != SELF and arrived != self._shown_arrival.get(key):
+            shown = self._on_screen_pictures.get(key)
+            if key != SELF and (shown is None or arrived != shown[1]):
                 self._unshown[key] = arrived
 
     def canvas_copy(self) -> Canvas:
