@@ -63,6 +63,9 @@ class PeerLink:
         self.video_frames = 0
         self.audio_frames = 0
         self.created = time.monotonic()
+        # when this side's offer or answer was made: a box too busy to make it in time
+        # (a starved CPU, a STUN server that never answers) is not silent, only slow
+        self.described_at: float | None = None
         self.video_at = 0.0  # when the latest picture was decoded (0: none yet)
         self.sound_at = 0.0  # the last audio frame that was not digital silence
         self.last_heard = time.monotonic()  # media or RTCP from the peer
@@ -169,11 +172,13 @@ class PeerLink:
 
     async def offer(self) -> str:
         await self.pc.setLocalDescription(await self.pc.createOffer())
+        self.described_at = time.monotonic()
         return self.pc.localDescription.sdp
 
     async def answer(self, sdp: str) -> str:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
         await self.pc.setLocalDescription(await self.pc.createAnswer())
+        self.described_at = time.monotonic()
         return self.pc.localDescription.sdp
 
     async def accept(self, sdp: str) -> None:
@@ -188,11 +193,14 @@ class PeerLink:
         await self.pc.addIceCandidate(parsed)
 
     def alive(self, now: float, silence_s: float) -> bool:
-        """Failed, closed, or silent for ``silence_s`` (counted from creation): dead. A
-        peer that sends no media (no camera or microphone) is heard by its RTCP reports."""
+        """Failed, closed, or silent for ``silence_s`` (counted from this side's offer or
+        answer, while it is being made never): dead. A peer that sends no media (no camera
+        or microphone) is heard by its RTCP reports."""
         if self.pc.connectionState in ("failed", "closed"):
             return False
-        return now - max(self.last_heard, self.created) < silence_s
+        if self.described_at is None:
+            return True
+        return now - max(self.last_heard, self.described_at) < silence_s
 
     def status(self) -> dict[str, Any]:
         return {
