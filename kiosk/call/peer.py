@@ -63,8 +63,8 @@ class PeerLink:
         self.video_frames = 0
         self.audio_frames = 0
         self.created = time.monotonic()
-        # when this side's offer or answer was made: a box too busy to make it in time
-        # (a starved CPU, a STUN server that never answers) is not silent, only slow
+        # when this side's offer or answer was made (or failed): a box too busy to make it
+        # in time (a starved CPU, a STUN server that never answers) is not silent, only slow
         self.described_at: float | None = None
         self.video_at = 0.0  # when the latest picture was decoded (0: none yet)
         self.sound_at = 0.0  # the last audio frame that was not digital silence
@@ -171,14 +171,18 @@ class PeerLink:
         task.add_done_callback(self._tasks.discard)
 
     async def offer(self) -> str:
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        self.described_at = time.monotonic()
+        try:
+            await self.pc.setLocalDescription(await self.pc.createOffer())
+        finally:
+            self.described_at = time.monotonic()
         return self.pc.localDescription.sdp
 
     async def answer(self, sdp: str) -> str:
-        await self.pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
-        await self.pc.setLocalDescription(await self.pc.createAnswer())
-        self.described_at = time.monotonic()
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+            await self.pc.setLocalDescription(await self.pc.createAnswer())
+        finally:
+            self.described_at = time.monotonic()
         return self.pc.localDescription.sdp
 
     async def accept(self, sdp: str) -> None:
