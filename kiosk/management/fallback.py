@@ -15,12 +15,12 @@ from kiosk.management.state import Credential, DeviceState
 from kiosk.signalling import resume, tokens
 from kiosk.signalling.channel import CLOSE_REVOKED, FallbackGrant
 from kiosk.signalling.device_config import FallbackConfig
-from kiosk.signalling.fallback_server import FallbackServer
 from kiosk.signalling.fallback_tokens import FallbackAuthenticator, local_join_token
-from kiosk.signalling.server import SIGNAL_PATH
+from kiosk.signalling.messages import SIGNAL_PATH
 
 if TYPE_CHECKING:
     from kiosk.signalling.discovery import Announcer
+    from kiosk.signalling.fallback_server import FallbackServer
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,9 @@ class LanFallback:
             self._server.authenticate.revoked = revoked
             await self._server.hub.kick(lambda c: c.subject in revoked, CLOSE_REVOKED, "revoked")
         if should_host and self._server is None and self.grant is not None:
+            # the hub and its web server only on a host: 2 MiB that other boxes never use
+            from kiosk.signalling.fallback_server import FallbackServer
+
             authenticator = FallbackAuthenticator(
                 credential.clinic_id,
                 tokens.load_public_key(self.grant.clinic_public_key),

@@ -20,9 +20,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from kiosk.signalling import tokens
-from kiosk.signalling.hub import ForbiddenError
 from kiosk.signalling.messages import Role
-from kiosk.signalling.tokens import ALGORITHM, JoinClaims, TokenError
+from kiosk.signalling.tokens import ALGORITHM, ForbiddenError, JoinClaims, TokenError
 
 CREDENTIAL_AUDIENCE = "kiosk-fallback"
 LOCAL_AUDIENCE = "kiosk-signal-local"

@@ -21,7 +21,7 @@ from kiosk.signalling import resume
 from kiosk.signalling.federation import Federation, Refused
 from kiosk.signalling.messages import BadMessageError, ErrorCode, PeerInfo
 from kiosk.signalling.resume import ResumeSecret
-from kiosk.signalling.tokens import JoinClaims, TokenError
+from kiosk.signalling.tokens import ForbiddenError, JoinClaims, TokenError
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +69,6 @@ class Transport(Protocol):
 
     def abort(self) -> None:
         """Drop the connection at once: the close a client does not read never arrives."""
-
-
-class ForbiddenError(Exception):
-    """A valid token that may not enter its room (e.g. a revoked device)."""
 
 
 Authenticate = Callable[[str], Awaitable[JoinClaims]]

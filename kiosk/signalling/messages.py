@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from kiosk.signalling.validation import problems
 
+SIGNAL_PATH = "/api/v1/signal"  # where the signalling WebSocket is served
 MAX_FRAME_BYTES = 64 * 1024
 JOIN_TIMEOUT_S = 10.0
 SILENCE_TIMEOUT_S = 10.0  # v1.1 liveness: a session heard nothing from this long is closed

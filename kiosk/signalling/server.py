@@ -10,11 +10,10 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from kiosk.signalling.hub import Hub
-from kiosk.signalling.messages import CLIENT_PING_S, MAX_FRAME_BYTES
+from kiosk.signalling.messages import CLIENT_PING_S, MAX_FRAME_BYTES, SIGNAL_PATH
 
 log = logging.getLogger(__name__)
 
-SIGNAL_PATH = "/api/v1/signal"
 HUB = web.AppKey("signalling_hub", Hub)
 SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("signalling_sockets")
 ADDRESS_OF: web.AppKey[Callable[[web.Request], str]] = web.AppKey("signalling_address_of")

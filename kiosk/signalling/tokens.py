@@ -26,6 +26,10 @@ class TokenError(ValueError):
     """A join token that is malformed, forged, expired or not for this hub."""
 
 
+class ForbiddenError(Exception):
+    """A valid token that may not enter its room (e.g. a revoked device)."""
+
+
 @dataclass(frozen=True, slots=True)
 class JoinClaims:
     subject: str  # member, device, guest or patient id
