@@ -82,7 +82,7 @@ class LanFallback:
             self._server.authenticate.revoked = revoked
             await self._server.hub.kick(lambda c: c.subject in revoked, CLOSE_REVOKED, "revoked")
         if should_host and self._server is None and self.grant is not None:
-            # the hub and its web server only on a host: 2 MiB that other boxes never use
+            # the hub and its web server only on a host: 1 MiB that other boxes never use
             from kiosk.signalling.fallback_server import FallbackServer
 
             authenticator = FallbackAuthenticator(
