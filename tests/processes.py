@@ -56,7 +56,10 @@ class KioskProcess:
                 continue
             self.ready_after = time.monotonic() - self.started_at
             return self
-        raise TimeoutError("kiosk run did not answer on its control socket")
+        self.kill()  # nobody would stop it: whoever called start has no daemon to stop
+        raise TimeoutError(
+            f"kiosk run did not answer on its control socket in {timeout} s:\n{self.stderr}"
+        )
 
     async def status(self) -> dict[str, Any]:
         return await request(self.socket, "GET", "/status")
