@@ -16,13 +16,12 @@ from clinic.app import Options
 from clinic.turn import IceConfig
 from kiosk.call import engine as call_engine
 from kiosk.call.engine import CallEngine
-from kiosk.signalling.device_config import AudioConfig, VideoConfig
-from tests.call.test_cycles import box_grant, waiting_participant
+from kiosk.signalling.device_config import AudioConfig
+from tests.call.test_cycles import VIDEO, box_grant, waiting_participant
 from tests.clinic_server import clinic_server_at
 from tests.hal.conftest import small_config
 
 SILENCE_S = 3.0  # the box's limit in this test: shorter than its offer takes
-VIDEO = VideoConfig(width=320, height=240, fps=15, codec="VP8", max_bitrate_kbps=300)
 
 
 @pytest.fixture

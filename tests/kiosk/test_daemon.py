@@ -131,8 +131,10 @@ async def test_a_stale_socket_from_a_crash_is_replaced(kiosk: Callable[..., Kios
     assert again.stop()[0] == 0
 
 
-async def test_a_daemon_that_does_not_answer_in_time_is_not_left_running(tmp_path: Path) -> None:
-    daemon = KioskProcess(tmp_path / "state")
+async def test_a_daemon_that_does_not_answer_in_time_is_not_left_running(
+    kiosk: Callable[..., KioskProcess],
+) -> None:
+    daemon = kiosk()  # the fixture kills it too, should this test fail
     with pytest.raises(TimeoutError, match="did not answer"):
         await daemon.start(timeout=0.01)
     assert daemon.proc is not None
